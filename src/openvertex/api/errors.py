@@ -1,0 +1,99 @@
+"""The error envelope, and the handlers that make every failure speak it.
+
+`{"error": {"code", "message", "status", "type", "param"}}` is read by
+Google-style clients (`code`, `status`) and by the `openai` SDK (`message`,
+`type`, `param`) alike. It is always an object, never a list.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from openvertex.errors import OpenVertexError
+
+log = logging.getLogger("openvertex")
+
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    503: "UNAVAILABLE",
+}
+
+
+def error_body(
+    code: int, message: str, *, status: str | None = None, type: str | None = None,
+    param: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "status": status or _GOOGLE_STATUS.get(code, "INTERNAL"),
+            "type": type or ("invalid_request_error" if code < 500 else "server_error"),
+            "param": param,
+        }
+    }
+
+
+def body_of(exc: OpenVertexError) -> dict[str, Any]:
+    return error_body(exc.code, exc.message, status=exc.status, type=exc.type, param=exc.param)
+
+
+def _param(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p != "body"]
+    text = ""
+    for p in parts:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        return f"The request body is not valid JSON: {first.get('ctx', {}).get('error', '')}", None
+    if first["type"] == "missing" and tuple(first["loc"]) == ("body",):
+        return "The request needs a JSON body.", None
+    shown = []
+    for e in errors[:3]:
+        where = _param(tuple(e["loc"])) or "body"
+        shown.append(f"{where}: {e['msg']}")
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "Invalid request: " + "; ".join(shown) + more, _param(tuple(first["loc"])) or None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OpenVertexError)
+    async def _ours(_: Request, exc: OpenVertexError) -> JSONResponse:
+        return JSONResponse(body_of(exc), status_code=exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = _validation_message(list(exc.errors()))
+        return JSONResponse(error_body(400, message, param=param), status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"No such endpoint: {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not supported on {request.url.path}"
+        return JSONResponse(
+            error_body(exc.status_code, message), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _bug(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(error_body(500, "Internal error."), status_code=500)

@@ -1,0 +1,50 @@
+"""`GET .../models`: what this server answers to, and honestly what runs underneath.
+
+The real Vertex endpoint has no model listing; clients ask for one, so openvertex
+serves OpenAI's shape under both prefixes, with an `openvertex` field that names
+the engine, the weights and the modalities the model really accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from openvertex.api.chat import VERTEX_PREFIX
+from openvertex.api.deps import Principal, get_principal
+
+router = APIRouter()
+
+
+def _card(request: Request, model_id: str) -> dict[str, Any]:
+    engine = request.app.state.registry.resolve(model_id)
+    info = engine.info
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": request.app.state.started,
+        "owned_by": "openvertex",
+        "openvertex": {
+            "backend": info.backend,
+            "weights": info.model,
+            "context_window": info.context_window,
+            "input_modalities": list(info.input_modalities),
+            "ready": engine.ready,
+            **info.details,
+        },
+    }
+
+
+@router.get("/v1/models")
+@router.get(VERTEX_PREFIX + "/models")
+async def list_models(request: Request, _: Principal = Depends(get_principal)) -> dict[str, Any]:
+    return {"object": "list", "data": [_card(request, i) for i in request.app.state.registry.ids]}
+
+
+@router.get("/v1/models/{model_id:path}")
+@router.get(VERTEX_PREFIX + "/models/{model_id:path}")
+async def get_model(
+    model_id: str, request: Request, _: Principal = Depends(get_principal)
+) -> dict[str, Any]:
+    return _card(request, request.app.state.registry.find_id(model_id))

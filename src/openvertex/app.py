@@ -1,0 +1,55 @@
+"""The FastAPI application: routes, error handlers, and the engine's lifetime."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from openvertex import __version__
+from openvertex.api import chat, health, models
+from openvertex.api.errors import install_error_handlers
+from openvertex.api.limits import BodySizeLimit
+from openvertex.config import Settings
+from openvertex.engines.base import Engine
+from openvertex.engines.gguf_files import resolve_model_path
+from openvertex.engines.llamacpp import LlamaCppEngine
+from openvertex.registry import ModelRegistry
+
+log = logging.getLogger("openvertex")
+
+
+def build_engine(settings: Settings) -> Engine:
+    return LlamaCppEngine(
+        resolve_model_path(settings.model),
+        parallel=settings.parallel,
+        context_per_slot=settings.context,
+        threads=settings.threads,
+    )
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    engine = engine or build_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        await engine.start()
+        info = engine.info
+        log.info("loaded %s on %s in %.1f s", info.model, info.backend, time.perf_counter() - started)
+        yield
+        await engine.close()
+
+    app = FastAPI(title="openvertex", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.registry = ModelRegistry(settings.served_models, engine)
+    app.state.started = int(time.time())
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (chat, models, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,63 @@
+"""Run `n` choices of one request side by side on the engine's parallel slots.
+
+llama.cpp's server refuses `n > 1`; running the choices as separate generations
+lets continuous batching decode them together. A request with a seed gives
+choice i the seed `seed + i`, so choices differ but the whole reply reproduces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from openvertex.core.request import ChoiceEvent, GenerationRequest
+
+if TYPE_CHECKING:
+    from openvertex.engines.base import Engine
+
+_DONE = object()
+
+
+def _for_choice(request: GenerationRequest, index: int) -> GenerationRequest:
+    seed = request.sampling.seed
+    sampling = request.sampling
+    if seed is not None:
+        sampling = dataclasses.replace(sampling, seed=seed + index)
+    return dataclasses.replace(request, sampling=sampling, n=1)
+
+
+async def generate_choices(engine: Engine, request: GenerationRequest) -> AsyncIterator[ChoiceEvent]:
+    """Yield the events of all choices, interleaved as they are produced."""
+    if request.n == 1:
+        async for event in engine.generate(request):
+            yield ChoiceEvent(0, event)
+        return
+
+    queue: asyncio.Queue[object] = asyncio.Queue()
+
+    async def pump(index: int) -> None:
+        try:
+            async for event in engine.generate(_for_choice(request, index)):
+                await queue.put(ChoiceEvent(index, event))
+        except Exception as exc:  # handed to the consumer, which raises it
+            await queue.put(exc)
+        finally:
+            await queue.put(_DONE)
+
+    tasks = [asyncio.create_task(pump(i)) for i in range(request.n)]
+    try:
+        running = len(tasks)
+        while running:
+            item = await queue.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, Exception):
+                raise item
+            else:
+                yield item  # type: ignore[misc]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

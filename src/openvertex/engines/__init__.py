@@ -1,0 +1,1 @@
+"""Backends that generate text. Each speaks `engines.base.Engine`."""

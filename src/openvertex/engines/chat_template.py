@@ -1,0 +1,60 @@
+"""Render a conversation with the Jinja chat template stored in the GGUF file.
+
+The same sandboxed Jinja setup as Hugging Face's `apply_chat_template`, so a
+template behaves as its authors tested it. openvertex renders the prompt itself
+(rather than letting llama.cpp do it) because thinking, tools and structured
+output need to control the exact text the model continues from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from openvertex.core.request import Message
+from openvertex.errors import InvalidArgument
+
+
+class TemplateRefused(InvalidArgument):
+    """The template itself rejected the conversation (e.g. roles must alternate)."""
+
+
+def _raise_exception(message: str) -> None:
+    raise TemplateRefused(message, param="messages")
+
+
+def _strftime_now(fmt: str) -> str:
+    return datetime.now().strftime(fmt)
+
+
+class ChatTemplate:
+    def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "") -> None:
+        env = ImmutableSandboxedEnvironment(
+            trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+        )
+        env.globals.update(raise_exception=_raise_exception, strftime_now=_strftime_now)
+        self._template = env.from_string(source)
+        self._specials = {"bos_token": bos_token, "eos_token": eos_token}
+
+    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+        conversation: list[dict[str, Any]] = [
+            {"role": m.role, "content": m.content, **({"name": m.name} if m.name else {})}
+            for m in messages
+        ]
+        try:
+            return self._template.render(
+                messages=conversation,
+                add_generation_prompt=add_generation_prompt,
+                **self._specials,
+            )
+        except TemplateRefused:
+            raise
+        except jinja2.TemplateError as exc:
+            raise InvalidArgument(
+                f"The model's chat template cannot render these messages: {exc}",
+                param="messages",
+            ) from exc

@@ -1,0 +1,217 @@
+"""llama.cpp, in process, through the prebuilt `xllamacpp` wheel.
+
+One `xllamacpp.Server` holds the model and `parallel` slots; llama.cpp batches
+every running request together (continuous batching). Its calls block, so each
+generation runs on a worker thread and hands tokens back to the event loop
+through a queue. Returning True from the streaming callback stops llama.cpp at
+once and frees the slot: that is how a closed stream cancels its generation.
+
+xllamacpp also opens llama.cpp's own HTTP listener on loopback. openvertex
+locks it with a random API key that never leaves this object, so it cannot be
+used to get around openvertex's own front door.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import xllamacpp
+
+from openvertex.core.request import Event, Finish, GenerationRequest, TextDelta, Usage
+from openvertex.engines.base import EngineInfo
+from openvertex.engines.chat_template import ChatTemplate
+from openvertex.errors import Internal, InvalidArgument, OpenVertexError, Unavailable
+
+_END = object()
+_RANDOM_SEED = 0xFFFFFFFF  # llama.cpp's "pick a random seed"
+
+
+class LlamaCppEngine:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        parallel: int = 4,
+        context_per_slot: int = 4096,
+        threads: int | None = None,
+    ) -> None:
+        self.model_path = model_path
+        self.parallel = parallel
+        self.context_per_slot = context_per_slot
+        self.threads = threads
+        self._server: xllamacpp.Server | None = None
+        self._template: ChatTemplate | None = None
+        self._api_key = secrets.token_urlsafe(32)
+        self._modalities: tuple[str, ...] = ("text",)
+        # Generations wait inside llama.cpp for a free slot, so allow many threads.
+        self._pool = ThreadPoolExecutor(max_workers=128, thread_name_prefix="llama")
+
+    @property
+    def ready(self) -> bool:
+        return self._template is not None
+
+    @property
+    def info(self) -> EngineInfo:
+        return EngineInfo(
+            backend=f"llama.cpp (xllamacpp {xllamacpp.__version__}, in process, CPU)",
+            model=self.model_path.name,
+            context_window=self.context_per_slot,
+            input_modalities=self._modalities,
+            details={"parallel_slots": str(self.parallel)},
+        )
+
+    @property
+    def listening_address(self) -> str | None:
+        """llama.cpp's own loopback listener (key-protected); exposed for tests."""
+        return self._server.listening_address if self._server else None
+
+    async def start(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
+
+    def _load(self) -> None:
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.model_path)
+        params.n_parallel = self.parallel
+        params.n_ctx = self.parallel * self.context_per_slot  # llama.cpp splits it per slot
+        if self.threads:
+            params.cpuparams.n_threads = self.threads
+            params.cpuparams_batch.n_threads = self.threads
+        params.cache_prompt = True
+        params.api_keys = [self._api_key]
+        params.hostnames = ["127.0.0.1"]
+        params.ui = False
+        params.endpoint_slots = False
+        params.verbosity = 2  # warnings and errors; per-request timings are noise here
+        self._server = xllamacpp.Server(params)
+        props = self._internal_get("/props")
+        self._modalities = ("text",) + tuple(
+            kind for kind, on in (props.get("modalities") or {}).items() if on
+        )
+        self._template = ChatTemplate(
+            props.get("chat_template") or "",
+            bos_token=props.get("bos_token") or "",
+            eos_token=props.get("eos_token") or "",
+        )
+
+    def _internal_get(self, path: str) -> dict[str, Any]:
+        assert self._server is not None
+        request = urllib.request.Request(
+            self._server.listening_address + path,
+            headers={"Authorization": f"Bearer {self._api_key}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return json.load(reply)
+
+    async def close(self) -> None:
+        server, self._server, self._template = self._server, None, None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        del server  # xllamacpp stops its loop when the Server is destroyed
+
+    def render_prompt(self, request: GenerationRequest) -> str:
+        if self._template is None:
+            raise Unavailable("The model is still loading; retry in a moment.")
+        return self._template.render(request.messages)
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
+        body = self._completion_body(request)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        stop = threading.Event()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            if stop.is_set():
+                return True  # tells llama.cpp to stop now and free the slot
+            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            return False
+
+        def run() -> None:
+            try:
+                reply = self._server.handle_completions(body, on_chunk)  # type: ignore[union-attr]
+                if isinstance(reply, dict) and "error" in reply:
+                    loop.call_soon_threadsafe(queue.put_nowait, reply)
+            except Exception as exc:
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, _END)
+
+        loop.run_in_executor(self._pool, run)
+        top_logprobs = request.sampling.top_logprobs
+        try:
+            while (chunk := await queue.get()) is not _END:
+                if isinstance(chunk, Exception):
+                    raise Internal(f"llama.cpp failed: {chunk}") from chunk
+                for event in _events(chunk, top_logprobs):
+                    yield event
+        finally:
+            stop.set()
+
+    def _completion_body(self, request: GenerationRequest) -> dict[str, Any]:
+        s = request.sampling
+        body: dict[str, Any] = {
+            "prompt": self.render_prompt(request),
+            "stream": True,
+            "cache_prompt": True,
+            "n_predict": s.max_tokens if s.max_tokens is not None else -1,
+            "stop": list(s.stop),
+            "presence_penalty": s.presence_penalty,
+            "frequency_penalty": s.frequency_penalty,
+        }
+        if s.temperature is not None:
+            body["temperature"] = s.temperature
+        if s.top_p is not None:
+            body["top_p"] = s.top_p
+        if s.seed is not None:
+            seed = s.seed & 0xFFFFFFFF
+            body["seed"] = seed - 1 if seed == _RANDOM_SEED else seed
+        if s.logprobs:
+            body["n_probs"] = max(s.top_logprobs, 1)
+        return body
+
+
+def _events(chunk: dict[str, Any], top_logprobs: int) -> Iterator[Event]:
+    """Turn one llama.cpp streaming chunk into openvertex events."""
+    if "error" in chunk:
+        raise _error(chunk["error"])
+    choice = chunk["choices"][0]
+    text = choice.get("text") or ""
+    logprobs = (choice.get("logprobs") or {}).get("content")
+    if text or logprobs:
+        yield TextDelta(text, _openai_logprobs(logprobs, top_logprobs) if logprobs else None)
+    if reason := choice.get("finish_reason"):
+        usage = chunk.get("usage") or {}
+        yield Usage(
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            cached_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0),
+        )
+        yield Finish("length" if reason == "length" else "stop")
+
+
+def _openai_logprobs(entries: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    def one(e: dict[str, Any]) -> dict[str, Any]:
+        return {"token": e["token"], "logprob": e["logprob"], "bytes": e.get("bytes")}
+
+    return [{**one(e), "top_logprobs": [one(t) for t in e.get("top_logprobs", [])[:top]]} for e in entries]
+
+
+def _error(error: dict[str, Any]) -> OpenVertexError:
+    message = error.get("message", "llama.cpp refused the request")
+    if error.get("type") == "exceed_context_size_error":
+        return InvalidArgument(
+            f"The prompt is {error.get('n_prompt_tokens')} tokens, more than the model's "
+            f"context window of {error.get('n_ctx')} tokens.",
+            param="messages",
+        )
+    if error.get("code") == 400:
+        return InvalidArgument(message)
+    if error.get("code") == 503:
+        return Unavailable(message)
+    return Internal(message)

@@ -1,0 +1,40 @@
+"""Errors every layer may raise, named after Google's canonical status codes.
+
+They carry no HTTP machinery: `api/errors.py` turns them into the error envelope,
+so the engine and core can refuse a request without knowing about responses.
+"""
+
+from __future__ import annotations
+
+
+class OpenVertexError(Exception):
+    """A request that cannot be served, with the Google status it maps to."""
+
+    code: int = 500
+    status: str = "INTERNAL"
+    type: str = "server_error"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class InvalidArgument(OpenVertexError):
+    code, status, type = 400, "INVALID_ARGUMENT", "invalid_request_error"
+
+
+class NotFound(OpenVertexError):
+    code, status, type = 404, "NOT_FOUND", "not_found_error"
+
+
+class PayloadTooLarge(OpenVertexError):
+    code, status, type = 413, "INVALID_ARGUMENT", "invalid_request_error"
+
+
+class Unavailable(OpenVertexError):
+    code, status, type = 503, "UNAVAILABLE", "server_error"
+
+
+class Internal(OpenVertexError):
+    pass
