@@ -39,7 +39,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         started = time.perf_counter()
         await engine.start()
         info = engine.info
-        log.info("loaded %s on %s in %.1f s", info.model, info.backend, time.perf_counter() - started)
+        log.info(
+            "loaded %s on %s in %.1f s", info.model, info.backend, time.perf_counter() - started
+        )
         yield
         await engine.close()
 

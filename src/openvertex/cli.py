@@ -41,8 +41,14 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(
-            config, host=host, port=port, model=model, data_dir=data_dir,
-            parallel=parallel, context=context, threads=threads,
+            config,
+            host=host,
+            port=port,
+            model=model,
+            data_dir=data_dir,
+            parallel=parallel,
+            context=context,
+            threads=threads,
         )
         application = create_app(settings)
     except (FileNotFoundError, ValueError) as exc:
@@ -50,6 +56,8 @@ def serve(
         raise typer.Exit(2) from exc
     base = settings.base_url
     console.print(f"openvertex on {base}")
-    console.print(f"  OpenAI base_url: {base}/v1/projects/PROJECT/locations/LOCATION/endpoints/openapi")
+    console.print(
+        f"  OpenAI base_url: {base}/v1/projects/PROJECT/locations/LOCATION/endpoints/openapi"
+    )
     console.print(f"  or plainly:      {base}/v1")
     uvicorn.run(application, host=settings.host, port=settings.port, access_log=False)

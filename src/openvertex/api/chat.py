@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from openvertex.api.body import parse_body
-from openvertex.api.deps import Principal, get_principal
+from openvertex.api.deps import CurrentPrincipal
 from openvertex.api.sse import sse_response
 from openvertex.core.assemble import ReplyMeta, to_chunks, to_completion
 from openvertex.core.chat_request import ChatCompletionRequest, to_generation_request
@@ -28,7 +28,7 @@ router = APIRouter()
 
 @router.post("/v1/chat/completions")
 @router.post(VERTEX_PREFIX + "/chat/completions")
-async def chat_completions(request: Request, principal: Principal = Depends(get_principal)) -> Any:
+async def chat_completions(request: Request, principal: CurrentPrincipal) -> Any:
     body = await parse_body(request, ChatCompletionRequest)
     state = request.app.state
     engine = state.registry.resolve(body.model)
@@ -37,7 +37,9 @@ async def chat_completions(request: Request, principal: Principal = Depends(get_
     generation = to_generation_request(
         body, temperature=state.settings.default_temperature, top_p=state.settings.default_top_p
     )
-    meta = ReplyMeta(id=f"chatcmpl-{secrets.token_hex(12)}", created=int(time.time()), model=body.model)
+    meta = ReplyMeta(
+        id=f"chatcmpl-{secrets.token_hex(12)}", created=int(time.time()), model=body.model
+    )
     events = generate_choices(engine, generation)
 
     if body.stream:
@@ -51,7 +53,9 @@ async def chat_completions(request: Request, principal: Principal = Depends(get_
     return JSONResponse(reply.model_dump(mode="json", exclude_unset=True))
 
 
-async def _prepend(first: ChoiceEvent, rest: AsyncIterator[ChoiceEvent]) -> AsyncIterator[ChoiceEvent]:
+async def _prepend(
+    first: ChoiceEvent, rest: AsyncIterator[ChoiceEvent]
+) -> AsyncIterator[ChoiceEvent]:
     async with aclosing(rest):
         yield first
         async for item in rest:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 DEFAULT_PROJECT = "default"
 
@@ -17,4 +18,9 @@ class Principal:
 
 async def get_principal(request: Request) -> Principal:
     """Until auth lands, every caller is anonymous in the project its URL names."""
-    return Principal(project=request.path_params.get("project", DEFAULT_PROJECT), subject="anonymous")
+    return Principal(
+        project=request.path_params.get("project", DEFAULT_PROJECT), subject="anonymous"
+    )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -32,7 +32,11 @@ _GOOGLE_STATUS = {
 
 
 def error_body(
-    code: int, message: str, *, status: str | None = None, type: str | None = None,
+    code: int,
+    message: str,
+    *,
+    status: str | None = None,
+    type: str | None = None,
     param: str | None = None,
 ) -> dict[str, Any]:
     return {
@@ -50,12 +54,34 @@ def body_of(exc: OpenVertexError) -> dict[str, Any]:
     return error_body(exc.code, exc.message, status=exc.status, type=exc.type, param=exc.param)
 
 
+def _is_label(item: Any, following: Any) -> bool:
+    """Pydantic puts union branch names ("str", "list[...]", a tag) into error locations."""
+    return isinstance(item, str) and (
+        "[" in item or item in ("str", "int", "float", "bool", "list", "dict") or item == following
+    )
+
+
 def _param(loc: tuple[Any, ...]) -> str:
     parts = [p for p in loc if p != "body"]
+    parts = [
+        p
+        for i, p in enumerate(parts)
+        if not _is_label(p, parts[i + 1] if i + 1 < len(parts) else None)
+    ]
     text = ""
     for p in parts:
         text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
     return text
+
+
+def _most_specific(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One error per field: the one from the union branch that got furthest."""
+    best: dict[Any, dict[str, Any]] = {}
+    for e in errors:
+        key = tuple(e["loc"][:1]) if e["loc"] and e["loc"][0] != "body" else tuple(e["loc"][:2])
+        if key not in best or len(e["loc"]) > len(best[key]["loc"]):
+            best[key] = e
+    return list(best.values())
 
 
 def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
@@ -64,12 +90,13 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
         return f"The request body is not valid JSON: {first.get('ctx', {}).get('error', '')}", None
     if first["type"] == "missing" and tuple(first["loc"]) == ("body",):
         return "The request needs a JSON body.", None
+    errors = _most_specific(errors)
     shown = []
     for e in errors[:3]:
         where = _param(tuple(e["loc"])) or "body"
         shown.append(f"{where}: {e['msg']}")
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-    return "Invalid request: " + "; ".join(shown) + more, _param(tuple(first["loc"])) or None
+    return "Invalid request: " + "; ".join(shown) + more, _param(tuple(errors[0]["loc"])) or None
 
 
 def install_error_handlers(app: FastAPI) -> None:

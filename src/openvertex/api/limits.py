@@ -23,7 +23,9 @@ class BodySizeLimit:
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await JSONResponse(error_body(413, self._message()), status_code=413)(scope, receive, send)
+            await JSONResponse(error_body(413, self._message()), status_code=413)(
+                scope, receive, send
+            )
             return
 
         received = 0

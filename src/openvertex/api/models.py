@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from openvertex.api.chat import VERTEX_PREFIX
-from openvertex.api.deps import Principal, get_principal
+from openvertex.api.deps import CurrentPrincipal
 
 router = APIRouter()
 
@@ -38,13 +38,11 @@ def _card(request: Request, model_id: str) -> dict[str, Any]:
 
 @router.get("/v1/models")
 @router.get(VERTEX_PREFIX + "/models")
-async def list_models(request: Request, _: Principal = Depends(get_principal)) -> dict[str, Any]:
+async def list_models(request: Request, _: CurrentPrincipal) -> dict[str, Any]:
     return {"object": "list", "data": [_card(request, i) for i in request.app.state.registry.ids]}
 
 
 @router.get("/v1/models/{model_id:path}")
 @router.get(VERTEX_PREFIX + "/models/{model_id:path}")
-async def get_model(
-    model_id: str, request: Request, _: Principal = Depends(get_principal)
-) -> dict[str, Any]:
+async def get_model(model_id: str, request: Request, _: CurrentPrincipal) -> dict[str, Any]:
     return _card(request, request.app.state.registry.find_id(model_id))

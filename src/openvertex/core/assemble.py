@@ -67,7 +67,9 @@ async def to_completion(
     choices = [
         Choice(
             index=i,
-            message=ChatCompletionMessage(role="assistant", content="".join(texts[i]), refusal=None),
+            message=ChatCompletionMessage(
+                role="assistant", content="".join(texts[i]), refusal=None
+            ),
             finish_reason=finish[i],  # type: ignore[arg-type]
             logprobs=ChoiceLogprobs(content=logprobs[i], refusal=None) if logprobs[i] else None,
         )
@@ -88,7 +90,9 @@ async def to_chunks(
 ) -> AsyncIterator[ChatCompletionChunk]:
     """Role first, then content deltas, a finish chunk per choice, then usage if asked."""
 
-    def chunk(choices: list[ChunkChoice], usage: CompletionUsage | None = None) -> ChatCompletionChunk:
+    def chunk(
+        choices: list[ChunkChoice], usage: CompletionUsage | None = None
+    ) -> ChatCompletionChunk:
         extra = {"usage": usage} if usage is not None else {}
         return ChatCompletionChunk(
             id=meta.id,

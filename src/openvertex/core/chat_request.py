@@ -15,6 +15,7 @@ from openvertex.core.request import GenerationRequest, Message, Role, Sampling
 from openvertex.errors import InvalidArgument
 
 MAX_STOP_SEQUENCES = 16
+MAX_INT32 = 2**31 - 1
 
 
 class _Wire(BaseModel):
@@ -80,8 +81,8 @@ class ExtraBody(_Wire):
 class ChatCompletionRequest(_Wire):
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_INT32)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_INT32)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     n: int | None = Field(default=None, ge=1, le=8)
@@ -100,12 +101,14 @@ class ChatCompletionRequest(_Wire):
     @model_validator(mode="after")
     def _consistent(self) -> ChatCompletionRequest:
         if self.top_logprobs is not None and not self.logprobs:
-            raise ValueError("top_logprobs needs logprobs set to true")
+            raise InvalidArgument("top_logprobs needs logprobs set to true", param="top_logprobs")
         stops = [self.stop] if isinstance(self.stop, str) else self.stop or []
         if len(stops) > MAX_STOP_SEQUENCES:
-            raise ValueError(f"stop takes at most {MAX_STOP_SEQUENCES} sequences")
+            raise InvalidArgument(
+                f"stop takes at most {MAX_STOP_SEQUENCES} sequences", param="stop"
+            )
         if any(s == "" for s in stops):
-            raise ValueError("stop sequences must not be empty")
+            raise InvalidArgument("stop sequences must not be empty", param="stop")
         return self
 
     @property

@@ -28,7 +28,9 @@ def _for_choice(request: GenerationRequest, index: int) -> GenerationRequest:
     return dataclasses.replace(request, sampling=sampling, n=1)
 
 
-async def generate_choices(engine: Engine, request: GenerationRequest) -> AsyncIterator[ChoiceEvent]:
+async def generate_choices(
+    engine: Engine, request: GenerationRequest
+) -> AsyncIterator[ChoiceEvent]:
     """Yield the events of all choices, interleaved as they are produced."""
     if request.n == 1:
         async for event in engine.generate(request):

@@ -92,8 +92,9 @@ class LlamaCppEngine:
         params.verbosity = 2  # warnings and errors; per-request timings are noise here
         self._server = xllamacpp.Server(params)
         props = self._internal_get("/props")
-        self._modalities = ("text",) + tuple(
-            kind for kind, on in (props.get("modalities") or {}).items() if on
+        self._modalities = (
+            "text",
+            *tuple(kind for kind, on in (props.get("modalities") or {}).items() if on),
         )
         self._template = ChatTemplate(
             props.get("chat_template") or "",
@@ -159,7 +160,8 @@ class LlamaCppEngine:
             "prompt": self.render_prompt(request),
             "stream": True,
             "cache_prompt": True,
-            "n_predict": s.max_tokens if s.max_tokens is not None else -1,
+            # The context bounds every reply anyway; clamping keeps huge values sane.
+            "n_predict": min(s.max_tokens or self.context_per_slot, self.context_per_slot),
             "stop": list(s.stop),
             "presence_penalty": s.presence_penalty,
             "frequency_penalty": s.frequency_penalty,
@@ -199,7 +201,10 @@ def _openai_logprobs(entries: list[dict[str, Any]], top: int) -> list[dict[str, 
     def one(e: dict[str, Any]) -> dict[str, Any]:
         return {"token": e["token"], "logprob": e["logprob"], "bytes": e.get("bytes")}
 
-    return [{**one(e), "top_logprobs": [one(t) for t in e.get("top_logprobs", [])[:top]]} for e in entries]
+    return [
+        {**one(e), "top_logprobs": [one(t) for t in e.get("top_logprobs", [])[:top]]}
+        for e in entries
+    ]
 
 
 def _error(error: dict[str, Any]) -> OpenVertexError:

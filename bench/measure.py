@@ -1,0 +1,95 @@
+"""Client side of the bench: stream one chat completion and time it.
+
+Both servers get the same body and are timed the same way, so their numbers can
+be set side by side. Tokens come from the final `usage` chunk, which both send
+when asked with `stream_options.include_usage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+MODEL = "google/gemini-2.0-flash-001"  # openvertex checks it; llama.cpp ignores it
+LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
+
+
+def chat_body(prompt: str, max_tokens: int) -> dict[str, Any]:
+    """The request both servers get: greedy and seeded, so they generate the same text."""
+    return {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "seed": 42,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Timestamps (time.perf_counter) and token counts of one streamed completion."""
+
+    sent: float
+    first: float  # first chunk with non-empty content
+    done: float  # chunk with a finish_reason
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def ttft_ms(self) -> float:
+        return (self.first - self.sent) * 1000
+
+    @property
+    def decode_rate(self) -> float:
+        """Tokens after the first over the time after the first: decode speed, no prefill."""
+        return (self.completion_tokens - 1) / max(self.done - self.first, 1e-9)
+
+
+async def stream_chat(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Stream:
+    """POST a streaming chat completion and read it to the end."""
+    sent = time.perf_counter()
+    first = done = 0.0
+    usage: dict[str, Any] = {}
+    async with client.stream("POST", url, json=body) as reply:
+        if reply.status_code != 200:
+            raise RuntimeError(f"{url}: HTTP {reply.status_code}: {(await reply.aread())[:300]!r}")
+        async for line in reply.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            if "error" in chunk:
+                raise RuntimeError(f"{url}: {chunk['error']}")
+            for choice in chunk.get("choices") or []:
+                if not first and (choice.get("delta") or {}).get("content"):
+                    first = time.perf_counter()
+                if choice.get("finish_reason"):
+                    done = time.perf_counter()
+            usage = chunk.get("usage") or usage
+    if not (first and done and usage):
+        raise RuntimeError(f"{url}: stream without content, finish_reason or usage")
+    return Stream(sent, first, done, usage["prompt_tokens"], usage["completion_tokens"])
+
+
+async def concurrent(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], n: int
+) -> list[Stream]:
+    """Start `n` identical streams at once and wait for all of them."""
+    return list(await asyncio.gather(*(stream_chat(client, url, body) for _ in range(n))))
+
+
+def aggregate_rate(streams: list[Stream]) -> float:
+    """All decoded tokens (after each first) over the window from first first-token to last end."""
+    tokens = sum(s.completion_tokens - 1 for s in streams)
+    return tokens / max(max(s.done for s in streams) - min(s.first for s in streams), 1e-9)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

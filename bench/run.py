@@ -1,0 +1,182 @@
+"""Benchmark openvertex against llama.cpp's own server, same model, same settings.
+
+Both are started one after the other (never together: the cores are shared),
+warmed up, and sent identical streaming requests over HTTP. With several
+repeats each server is restarted once per round, alternating which goes first,
+and the table shows medians over all rounds.
+
+    python bench/run.py [--quick] [--threads T] [--max-tokens N] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import servers
+import xllamacpp
+from measure import LONG_PROMPT, aggregate_rate, chat_body, concurrent, median, stream_chat
+from rich.console import Console
+from rich.table import Table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LEVELS = (1, 4, 8)
+ServerFactory = Callable[[int, int, int, Path], AbstractContextManager[str]]
+SERVERS: dict[str, ServerFactory] = {
+    "openvertex": servers.openvertex,
+    "llama.cpp": servers.llama_reference,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    threads: int
+    parallel: int
+    context: int
+    max_tokens: int
+    repeats: int
+    ttft_samples: int
+
+
+@dataclass
+class Samples:
+    """Every measurement of one server, over all rounds."""
+
+    ttft_ms: list[float] = field(default_factory=list)
+    decode: list[float] = field(default_factory=list)
+    aggregate: dict[int, list[float]] = field(default_factory=lambda: {n: [] for n in LEVELS})
+    tokens: set[tuple[int, int]] = field(default_factory=set)  # (prompt, completion), 1 stream
+    startup_s: list[float] = field(default_factory=list)  # process start to ready
+
+
+async def measure(url: str, cfg: Config, out: Samples) -> None:
+    """Warm up, then TTFT on short prompts, then decode speed at each concurrency level."""
+    # A fresh connection per request: llama.cpp's HTTP server may close a kept-alive
+    # connection after a long stream without saying so, and a reused one then fails.
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+        warm = chat_body("Say hi.", 8)
+        await stream_chat(client, url, warm)
+        await concurrent(client, url, warm, cfg.parallel)  # every slot and connection used once
+        for i in range(cfg.ttft_samples):
+            # A different prompt each time, so no request is answered from a fully cached prompt.
+            reply = await stream_chat(client, url, chat_body(f"Name a colour. ({i})", 4))
+            out.ttft_ms.append(reply.ttft_ms)
+        long = chat_body(LONG_PROMPT, cfg.max_tokens)
+        for level in LEVELS:
+            streams = await concurrent(client, url, long, level)
+            out.aggregate[level].append(aggregate_rate(streams))
+            if level == 1:
+                out.decode.append(streams[0].decode_rate)
+                out.tokens.add((streams[0].prompt_tokens, streams[0].completion_tokens))
+
+
+def run(cfg: Config, console: Console) -> dict[str, Samples]:
+    """All rounds; each server runs alone and is always stopped before the next starts."""
+    samples = {name: Samples() for name in SERVERS}
+    RESULTS.mkdir(exist_ok=True)
+    for round_ in range(cfg.repeats):
+        names = list(SERVERS) if round_ % 2 == 0 else list(reversed(SERVERS))
+        for name in names:
+            started = time.perf_counter()
+            with SERVERS[name](cfg.threads, cfg.parallel, cfg.context, RESULTS) as url:
+                ready = time.perf_counter() - started
+                samples[name].startup_s.append(ready)
+                asyncio.run(measure(url, cfg, samples[name]))
+            total = time.perf_counter() - started
+            console.log(f"round {round_ + 1}/{cfg.repeats}: {name} ready in {ready:.1f} s, "
+                        f"done in {total:.1f} s")
+    return samples
+
+
+def rows(s: dict[str, Samples]) -> list[tuple[str, str, str, str]]:
+    """(metric, openvertex, llama.cpp, openvertex/llama.cpp) as display strings."""
+    ov, ref = s["openvertex"], s["llama.cpp"]
+
+    def row(label: str, a: float, b: float, fmt: str = "{:.1f}") -> tuple[str, str, str, str]:
+        return label, fmt.format(a), fmt.format(b), f"{a / b:.2f}" if b else "-"
+
+    ttft_ov, ttft_ref = median(ov.ttft_ms), median(ref.ttft_ms)
+    table = [
+        row("decode tok/s, 1 stream (median)", median(ov.decode), median(ref.decode)),
+        row("time to first token, ms (median)", ttft_ov, ttft_ref),
+        ("TTFT overhead, ms (openvertex - llama.cpp)", f"{ttft_ov - ttft_ref:+.1f}", "", ""),
+    ]
+    for n in LEVELS:
+        label = f"aggregate decode tok/s, {n} stream{'s' if n > 1 else ''}"
+        table.append(row(label, median(ov.aggregate[n]), median(ref.aggregate[n])))
+    table.append(row("startup to ready, s (median)", median(ov.startup_s), median(ref.startup_s)))
+
+    def tokens(x: Samples) -> str:
+        return ", ".join(f"{p}/{c}" for p, c in sorted(x.tokens))
+
+    table.append(("tokens in/out, 1 stream (check)", tokens(ov), tokens(ref), ""))
+    return table
+
+
+def header(cfg: Config) -> str:
+    return (
+        f"SmolLM2-135M-Instruct Q4_1, xllamacpp {xllamacpp.__version__}, "
+        f"{cfg.threads} threads, {cfg.parallel} slots x {cfg.context} ctx, "
+        f"max_tokens {cfg.max_tokens}, {cfg.repeats} round(s), "
+        f"TTFT median of {cfg.ttft_samples * cfg.repeats}; {os.cpu_count()} CPUs, "
+        f"{platform.machine()}, {time.strftime('%Y-%m-%d')}"
+    )
+
+
+COLUMNS = ("metric", "openvertex", "llama.cpp", "ratio ov/ref")
+
+
+def to_markdown(cfg: Config, table: list[tuple[str, str, str, str]]) -> str:
+    lines = [f"_{header(cfg)}_", "", "| " + " | ".join(COLUMNS) + " |", "|---|--:|--:|--:|"]
+    lines += ["| " + " | ".join(r) + " |" for r in table]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args() -> Config:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 round, short replies, few samples")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--parallel", type=int, default=8, help="slots in both servers")
+    parser.add_argument("--max-tokens", type=int, help="reply length (default 128, quick 32)")
+    parser.add_argument("--repeats", type=int, help="rounds per server (default 3, quick 1)")
+    parser.add_argument("--ttft-samples", type=int, help="per round (default 10, quick 3)")
+    a = parser.parse_args()
+    return Config(
+        threads=a.threads,
+        parallel=a.parallel,
+        context=4096,  # openvertex's default context per request
+        max_tokens=a.max_tokens or (32 if a.quick else 128),
+        repeats=a.repeats or (1 if a.quick else 3),
+        ttft_samples=a.ttft_samples or (3 if a.quick else 10),
+    )
+
+
+def main() -> None:
+    cfg = parse_args()
+    # Turn SIGTERM into SystemExit so the servers' context managers still stop them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    console = Console()
+    console.log(header(cfg))
+    table = rows(run(cfg, console))
+    view = Table(*COLUMNS, title="openvertex vs llama.cpp server", caption=header(cfg))
+    for r in table:
+        view.add_row(*r)
+    console.print(view)
+    out = RESULTS / "latest.md"
+    out.write_text(to_markdown(cfg, table))
+    console.print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

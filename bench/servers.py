@@ -1,0 +1,94 @@
+"""Start each server under test as a subprocess and always stop it again.
+
+Each is a context manager that yields the chat completions URL once the model
+is loaded, and kills the process on the way out, even on error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+START_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def _process(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll `ready()` until it is true; fail early if the process dies."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if ready():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{process.args} not ready in {START_TIMEOUT_S} s; see {log}")
+
+
+@contextmanager
+def openvertex(threads: int, parallel: int, context: int, work: Path) -> Iterator[str]:
+    """`python -m openvertex serve`, ready when GET /readyz answers 200."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "openvertex", "serve", "--port", str(port),
+        "--parallel", str(parallel), "--threads", str(threads), "--context", str(context),
+        "--data-dir", str(work / "openvertex-data"),
+    ]
+    base = f"http://127.0.0.1:{port}"
+    log = work / "openvertex.log"
+    with _process(cmd, log) as process:
+        _wait_until(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, process, log)
+        yield f"{base}/v1/chat/completions"
+
+
+@contextmanager
+def llama_reference(threads: int, parallel: int, context: int, work: Path) -> Iterator[str]:
+    """bench/llama_server.py (llama.cpp's server), ready when GET /health answers 200."""
+    cmd = [
+        sys.executable, str(HERE / "llama_server.py"), "--port", str(free_port()),
+        "--parallel", str(parallel), "--threads", str(threads), "--context", str(context),
+    ]
+    log = work / "llama-server.log"
+    with _process(cmd, log) as process:
+        base = ""
+
+        def ready() -> bool:
+            nonlocal base
+            if not base:  # it prints its listening address once the model is loaded
+                lines = [ln for ln in log.read_text().splitlines() if ln.startswith("http://")]
+                base = lines[0].strip() if lines else ""
+            return bool(base) and httpx.get(f"{base}/health", timeout=2).status_code == 200
+
+        _wait_until(ready, process, log)
+        yield f"{base}/v1/chat/completions"

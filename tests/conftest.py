@@ -1,0 +1,108 @@
+"""One real openvertex server on a free loopback port, shared by the whole session.
+
+Tests talk to it with the real `openai` SDK over HTTP, over the real embedded
+model; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+PROJECT, LOCATION = "test-project", "us-central1"
+MODEL = "google/gemini-2.0-flash-001"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def vertex_base(self) -> str:
+        return f"{self.url}/v1/projects/{PROJECT}/locations/{LOCATION}/endpoints/openapi"
+
+
+def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Server:
+    """Start `openvertex serve` and wait until /readyz says the model is loaded."""
+    port = free_port()
+    log = tmp / f"server-{port}.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "openvertex",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp / "data"),
+            *args,
+        ],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return Server(url, process, log)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server not ready in 60 s:\n{log.read_text()}")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("server"), "--parallel", "4")
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def client(server: Server) -> openai.OpenAI:
+    """The SDK pointed at the Vertex-style URL, as the seed builds it."""
+    return openai.OpenAI(base_url=server.vertex_base, api_key="any", max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def plain_client(server: Server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="any", max_retries=0, timeout=120)
+
+
+@pytest.fixture
+def aclient(server: Server) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=server.vertex_base, api_key="any", max_retries=0, timeout=120
+    )

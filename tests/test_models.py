@@ -1,0 +1,75 @@
+"""The model listing, each served name, and the health probes."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+from conftest import Server
+
+from openvertex.engines.gguf_files import embedded_model_path
+
+SERVED = [
+    "google/gemini-2.0-flash-001",
+    "google/gemini-2.0-flash",
+    "google/gemini-2.5-flash",
+    "google/gemini-2.5-pro",
+]
+
+
+def test_list_models(client: openai.OpenAI, plain_client: openai.OpenAI) -> None:
+    assert [m.id for m in client.models.list()] == SERVED
+    assert [m.id for m in plain_client.models.list()] == SERVED
+
+
+@pytest.mark.parametrize("prefix", ["/v1", "/v1/projects/p/locations/l/endpoints/openapi"])
+def test_cards_say_what_runs_underneath(server: Server, prefix: str) -> None:
+    response = httpx.get(f"{server.url}{prefix}/models")
+    assert response.status_code == 200
+    listing = response.json()
+    assert listing["object"] == "list"
+    assert [card["id"] for card in listing["data"]] == SERVED
+    for card in listing["data"]:
+        assert card["object"] == "model"
+        underneath = card["openvertex"]
+        assert "llama.cpp" in underneath["backend"]
+        assert underneath["weights"] == embedded_model_path().name
+        assert "smollm2" in underneath["weights"].lower()
+        assert underneath["weights"].endswith(".gguf")
+        assert underneath["input_modalities"] == ["text"]
+        assert underneath["context_window"] == 4096
+
+
+@pytest.mark.parametrize("name", ["google/gemini-2.5-flash", "gemini-2.5-flash"])
+def test_retrieve_model(client: openai.OpenAI, name: str) -> None:
+    card = client.models.retrieve(name)
+    assert card.id == "google/gemini-2.5-flash"
+    assert card.model_extra["openvertex"]["input_modalities"] == ["text"]
+
+
+def test_retrieve_unknown_model(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve("google/gemini-1.0-ultra")
+    assert caught.value.param == "model"
+    assert caught.value.body["status"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("name", SERVED + [n.removeprefix("google/") for n in SERVED])
+def test_chat_with_each_served_name(client: openai.OpenAI, name: str) -> None:
+    reply = client.chat.completions.create(
+        model=name, messages=[{"role": "user", "content": "Hi"}], max_tokens=2
+    )
+    assert reply.model == name
+    assert reply.choices[0].finish_reason in ("stop", "length")
+
+
+def test_healthz(server: Server) -> None:
+    response = httpx.get(f"{server.url}/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz(server: Server) -> None:
+    response = httpx.get(f"{server.url}/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ready"
