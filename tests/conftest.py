@@ -34,6 +34,11 @@ class Server:
     url: str
     process: subprocess.Popen
     log: Path
+    data_dir: Path
+
+    @property
+    def default_key_file(self) -> Path:
+        return self.data_dir / "openvertex-local-key.json"
 
     @property
     def vertex_base(self) -> str:
@@ -67,7 +72,7 @@ def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Se
             raise RuntimeError(f"server exited early:\n{log.read_text()}")
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return Server(url, process, log)
+                return Server(url, process, log, tmp / "data")
         except httpx.TransportError:
             pass
         time.sleep(0.1)
@@ -85,7 +90,19 @@ def stop_server(server: Server) -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("server"), "--parallel", "4")
+    """A server without authentication, for the tests of the API itself."""
+    srv = start_server(tmp_path_factory.mktemp("server"), "--parallel", "4", "--no-auth")
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with authentication on, as `openvertex serve` starts by default.
+
+    On first start it wrote a key file for project `openvertex-local` into its data dir.
+    """
+    srv = start_server(tmp_path_factory.mktemp("auth-server"), "--parallel", "2")
     yield srv
     stop_server(srv)
 

@@ -34,7 +34,7 @@ def test_bad_settings_are_refused(tmp_path):
 def test_served_names_from_a_config_file(tmp_path):
     config = tmp_path / "openvertex.toml"
     config.write_text('served_models = ["my-model"]\nparallel = 1\n')
-    server = start_server(tmp_path, "--config", str(config))
+    server = start_server(tmp_path, "--config", str(config), "--no-auth")
     try:
         ids = [m["id"] for m in httpx.get(f"{server.url}/v1/models").json()["data"]]
         assert ids == ["my-model"]

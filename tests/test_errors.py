@@ -251,7 +251,9 @@ def test_chunked_body_over_limit(chat_url: str) -> None:
 
 
 def test_configured_body_limit(tmp_path: Path) -> None:
-    small = start_server(tmp_path, "--parallel", "1", env={"OPENVERTEX_MAX_BODY_BYTES": "2048"})
+    small = start_server(
+        tmp_path, "--parallel", "1", "--no-auth", env={"OPENVERTEX_MAX_BODY_BYTES": "2048"}
+    )
     try:
         url = f"{small.url}/v1/chat/completions"
         ok = httpx.post(url, json={"model": MODEL, "messages": HELLO, "max_tokens": 1}, timeout=60)

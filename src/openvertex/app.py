@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from openvertex import __version__
-from openvertex.api import chat, health, models
+from openvertex.api import chat, health, models, token
 from openvertex.api.errors import install_error_handlers
 from openvertex.api.limits import BodySizeLimit
 from openvertex.config import Settings
@@ -18,6 +18,7 @@ from openvertex.engines.base import Engine
 from openvertex.engines.gguf_files import resolve_model_path
 from openvertex.engines.llamacpp import LlamaCppEngine
 from openvertex.registry import ModelRegistry
+from openvertex.store.sqlite import SQLiteStore
 
 log = logging.getLogger("openvertex")
 
@@ -31,8 +32,14 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
-def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    engine: Engine | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The app; `clock` is injectable so tests can expire tokens without waiting."""
     engine = engine or build_engine(settings)
+    store = SQLiteStore(settings.database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,14 +51,17 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         )
         yield
         await engine.close()
+        store.close()
 
     app = FastAPI(title="openvertex", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.registry = ModelRegistry(settings.served_models, engine)
+    app.state.store = store
+    app.state.clock = clock
     app.state.started = int(time.time())
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (chat, models, health):
+    for module in (chat, models, health, token):
         app.include_router(module.router)
     return app

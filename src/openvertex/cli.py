@@ -1,25 +1,94 @@
-"""The `openvertex` command."""
+"""The `openvertex` command: serve, and manage keys, API keys and project grants."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import logging
+import os
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.table import Table
 
-from openvertex.app import create_app
-from openvertex.config import load_settings
+from openvertex.config import Settings, load_settings
+from openvertex.store.sqlite import SQLiteStore
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(no_args_is_help=True, help="Service-account keys (for google-auth).")
+apikeys_app = typer.Typer(no_args_is_help=True, help="API keys (x-goog-api-key or Bearer).")
+projects_app = typer.Typer(no_args_is_help=True, help="Who may call which project.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(projects_app, name="projects")
 console = Console(soft_wrap=True)
 
+DEFAULT_PROJECT = "openvertex-local"
+DEFAULT_ACCOUNT = "openvertex"
+DEFAULT_LOCATION = "us-central1"
 
-@app.callback()
-def main() -> None:
-    """openvertex: Vertex AI's OpenAI-compatible endpoint on your own hardware."""
+ConfigOption = Annotated[
+    Path | None, typer.Option(help="TOML settings file.", envvar="OPENVERTEX_CONFIG")
+]
+DataDirOption = Annotated[Path | None, typer.Option(help="Where state is kept.")]
+
+
+def _settings(config: Path | None, **flags: object) -> Settings:
+    try:
+        return load_settings(config, **flags)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _store(settings: Settings) -> SQLiteStore:
+    return SQLiteStore(settings.database)
+
+
+def _write_key_file(path: Path, key_file: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(key_file, out, indent=2)
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+
+
+def _first_run_key(settings: Settings, store: SQLiteStore) -> Path | None:
+    """With no keys at all, make a default project and key file a newcomer can use."""
+    from openvertex.auth.service_accounts import create_key
+
+    path = settings.data_dir.expanduser() / f"{DEFAULT_PROJECT}-key.json"
+    if not store.list_keys():
+        key_file = create_key(
+            store,
+            project=DEFAULT_PROJECT,
+            name=DEFAULT_ACCOUNT,
+            token_uri=settings.token_url,
+            now=time.time(),
+        )
+        _write_key_file(path, key_file)
+    if path.is_file():
+        key = store.get_key(json.loads(path.read_text()).get("private_key_id", ""))
+        if key is not None and key.revoked_at is None:
+            return path
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command()
@@ -29,35 +98,165 @@ def serve(
     model: Annotated[
         str | None, typer.Option(help="GGUF file to serve; the embedded SmolLM2 if unset.")
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option(help="TOML settings file.", envvar="OPENVERTEX_CONFIG")
-    ] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Where state is kept.")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
     parallel: Annotated[int | None, typer.Option(help="Requests decoded together.")] = None,
     context: Annotated[int | None, typer.Option(help="Context window per request, tokens.")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for llama.cpp.")] = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="URL clients use to reach this server (token_uri).")
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Accept any caller. Development only; loopback only.")
+    ] = False,
 ) -> None:
     """Start the server."""
+    from openvertex.app import create_app
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings(
+        config,
+        host=host,
+        port=port,
+        model=model,
+        data_dir=data_dir,
+        parallel=parallel,
+        context=context,
+        threads=threads,
+        public_url=public_url,
+        auth=False if no_auth else None,
+    )
+    if not settings.auth and not _is_loopback(settings.host):
+        console.print("[red]error:[/red] --no-auth only listens on loopback (127.0.0.1, ::1).")
+        raise typer.Exit(2)
     try:
-        settings = load_settings(
-            config,
-            host=host,
-            port=port,
-            model=model,
-            data_dir=data_dir,
-            parallel=parallel,
-            context=context,
-            threads=threads,
-        )
         application = create_app(settings)
-    except (FileNotFoundError, ValueError) as exc:
+    except FileNotFoundError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
     base = settings.base_url
+    vertex = f"{base}/v1/projects/{{project}}/locations/{{location}}/endpoints/openapi"
     console.print(f"openvertex on {base}")
-    console.print(
-        f"  OpenAI base_url: {base}/v1/projects/PROJECT/locations/LOCATION/endpoints/openapi"
-    )
-    console.print(f"  or plainly:      {base}/v1")
+    if settings.auth:
+        key_path = _first_run_key(settings, application.state.store)
+        if key_path is not None:
+            console.print("Use it with google-auth, as on Vertex AI:")
+            console.print(f"  export GOOGLE_APPLICATION_CREDENTIALS={key_path}")
+            vertex = vertex.format(project=DEFAULT_PROJECT, location=DEFAULT_LOCATION)
+    else:
+        console.print(
+            "[bold red]WARNING: authentication is OFF (--no-auth): any caller is accepted.[/]"
+        )
+    console.print(f"  base_url = {vertex}")
     uvicorn.run(application, host=settings.host, port=settings.port, access_log=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    project: Annotated[str, typer.Option(help="Project the service account belongs to.")],
+    name: Annotated[str, typer.Option(help="Service account name (before the @).")] = "openvertex",
+    out: Annotated[Path | None, typer.Option(help="Key file to write.")] = None,
+    server_url: Annotated[
+        str | None, typer.Option(help="This server's URL, for the key's token_uri.")
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a service account key and write its JSON key file."""
+    from openvertex.auth.service_accounts import create_key
+
+    settings = _settings(config, data_dir=data_dir, public_url=server_url)
+    try:
+        key_file = create_key(
+            _store(settings),
+            project=project,
+            name=name,
+            token_uri=settings.token_url,
+            now=time.time(),
+        )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    path = out or Path(f"{project}-{key_file['private_key_id'][:12]}.json")
+    _write_key_file(path, key_file)
+    console.print(f"Created key {key_file['private_key_id']} for {key_file['client_email']}")
+    console.print(f"  export GOOGLE_APPLICATION_CREDENTIALS={path.resolve()}")
+
+
+@keys_app.command("list")
+def keys_list(
+    project: Annotated[str | None, typer.Option()] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List service account keys."""
+    table = Table("key id", "service account", "project", "created", "revoked")
+    for key in _store(_settings(config, data_dir=data_dir)).list_keys(project):
+        table.add_row(
+            key.key_id, key.email, key.project, _when(key.created_at), _when(key.revoked_at)
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Revoke a key: its access tokens stop working at once."""
+    if not _store(_settings(config, data_dir=data_dir)).revoke_key(key_id, time.time()):
+        console.print(f"[red]error:[/red] no active key {key_id}")
+        raise typer.Exit(1)
+    console.print(f"Revoked key {key_id}")
+
+
+@apikeys_app.command("create")
+def apikeys_create(
+    project: Annotated[str, typer.Option(help="Project the key acts in.")],
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an API key; it is shown once."""
+    from openvertex.auth.credentials import create_api_key
+    from openvertex.auth.service_accounts import check_id
+
+    try:
+        check_id("project", project)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    store = _store(_settings(config, data_dir=data_dir))
+    secret, record = create_api_key(store, project=project, now=time.time())
+    console.print(f"API key {record.key_id} for project {project} (shown only now):")
+    print(secret)
+
+
+@apikeys_app.command("list")
+def apikeys_list(
+    project: Annotated[str | None, typer.Option()] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List API keys (ids only; the keys themselves are not kept)."""
+    table = Table("key id", "project", "created", "revoked")
+    for key in _store(_settings(config, data_dir=data_dir)).list_api_keys(project):
+        table.add_row(key.key_id, key.project, _when(key.created_at), _when(key.revoked_at))
+    console.print(table)
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(
+    key_id: str, config: ConfigOption = None, data_dir: DataDirOption = None
+) -> None:
+    """Revoke an API key."""
+    if not _store(_settings(config, data_dir=data_dir)).revoke_api_key(key_id, time.time()):
+        console.print(f"[red]error:[/red] no active API key {key_id}")
+        raise typer.Exit(1)
+    console.print(f"Revoked API key {key_id}")
+
+
+@projects_app.command("grant")
+def projects_grant(
+    project: str, email: str, config: ConfigOption = None, data_dir: DataDirOption = None
+) -> None:
+    """Let another project's service account call PROJECT."""
+    _store(_settings(config, data_dir=data_dir)).grant(project, email)
+    console.print(f"{email} may now call project {project}")

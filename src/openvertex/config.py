@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     model: str | None = Field(default=None, description="GGUF path; empty for the embedded model")
     data_dir: Path = Path("~/.openvertex")
+    auth: bool = Field(default=True, description="False accepts any caller (loopback only)")
+    public_url: str | None = Field(default=None, description="URL clients reach; for token_uri")
     parallel: int = Field(default=4, ge=1, le=64, description="llama.cpp slots decoded together")
     context: int = Field(default=4096, ge=256, description="context window of each request, tokens")
     threads: int | None = Field(default=None, ge=1, description="CPU threads; all cores if unset")
@@ -39,7 +41,15 @@ class Settings(BaseSettings):
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}/token"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir.expanduser() / "openvertex.db"
 
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:

@@ -14,14 +14,25 @@ class OpenVertexError(Exception):
     status: str = "INTERNAL"
     type: str = "server_error"
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.reason = reason  # Google's ErrorInfo reason, e.g. ACCESS_TOKEN_EXPIRED
 
 
 class InvalidArgument(OpenVertexError):
     code, status, type = 400, "INVALID_ARGUMENT", "invalid_request_error"
+
+
+class Unauthenticated(OpenVertexError):
+    code, status, type = 401, "UNAUTHENTICATED", "authentication_error"
+
+
+class PermissionDenied(OpenVertexError):
+    code, status, type = 403, "PERMISSION_DENIED", "permission_error"
 
 
 class NotFound(OpenVertexError):

@@ -28,7 +28,7 @@ router = APIRouter()
 
 @router.post("/v1/chat/completions")
 @router.post(VERTEX_PREFIX + "/chat/completions")
-async def chat_completions(request: Request, principal: CurrentPrincipal) -> Any:
+async def chat_completions(request: Request, _: CurrentPrincipal) -> Any:
     body = await parse_body(request, ChatCompletionRequest)
     state = request.app.state
     engine = state.registry.resolve(body.model)

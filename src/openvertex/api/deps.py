@@ -1,25 +1,27 @@
-"""Who is calling, resolved once per request: the seam authentication plugs into."""
+"""Who is calling, resolved once per request by one dependency on every API route."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-DEFAULT_PROJECT = "default"
+from openvertex.auth.credentials import Principal, authenticate
 
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    project: str
-    subject: str
+NO_AUTH_PROJECT = "default"
 
 
 async def get_principal(request: Request) -> Principal:
-    """Until auth lands, every caller is anonymous in the project its URL names."""
-    return Principal(
-        project=request.path_params.get("project", DEFAULT_PROJECT), subject="anonymous"
+    state = request.app.state
+    project = request.path_params.get("project")
+    if not state.settings.auth:
+        return Principal(project=project or NO_AUTH_PROJECT, subject="anonymous")
+    return authenticate(
+        state.store,
+        authorization=request.headers.get("authorization"),
+        api_key=request.headers.get("x-goog-api-key") or request.query_params.get("key"),
+        project=project,
+        now=state.clock(),
     )
 
 

@@ -102,7 +102,8 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OpenVertexError)
     async def _ours(_: Request, exc: OpenVertexError) -> JSONResponse:
-        return JSONResponse(body_of(exc), status_code=exc.code)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.code == 401 else None
+        return JSONResponse(body_of(exc), status_code=exc.code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,46 @@
+"""`POST /token`: the OAuth2 endpoint that service-account key files point at.
+
+It speaks OAuth2's wire format, not the API's error envelope: google-auth reads
+`{"error": "invalid_grant", "error_description": ...}` into a RefreshError.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from openvertex.auth.assertion import InvalidGrant, verify_assertion
+from openvertex.auth.credentials import issue_access_token
+from openvertex.auth.service_accounts import GOOGLE_TOKEN_URI
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_NO_STORE = {"Cache-Control": "no-store"}
+
+router = APIRouter()
+
+
+def _oauth_error(error: str, description: str) -> JSONResponse:
+    body = {"error": error, "error_description": description}
+    return JSONResponse(body, status_code=400, headers=_NO_STORE)
+
+
+@router.post("/token")
+async def token(request: Request) -> JSONResponse:
+    state = request.app.state
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    grant_type = form.get("grant_type", [""])[0]
+    if grant_type != JWT_BEARER:
+        return _oauth_error("unsupported_grant_type", f"Only {JWT_BEARER} is supported.")
+    assertion = form.get("assertion", [""])[0]
+    if not assertion:
+        return _oauth_error("invalid_request", "The assertion parameter is missing.")
+    audiences = {GOOGLE_TOKEN_URI, state.settings.token_url, str(request.url)}
+    try:
+        key = verify_assertion(state.store, assertion, audiences=audiences, now=state.clock())
+    except InvalidGrant as exc:
+        return _oauth_error("invalid_grant", str(exc))
+    access_token, expires_in = issue_access_token(state.store, key, now=state.clock())
+    body = {"access_token": access_token, "expires_in": expires_in, "token_type": "Bearer"}
+    return JSONResponse(body, headers=_NO_STORE)

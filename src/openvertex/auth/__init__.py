@@ -1,0 +1,1 @@
+"""Google-style authentication: service-account keys, OAuth2 access tokens, API keys."""

@@ -1,0 +1,1 @@
+"""Durable state: service-account keys, access tokens, API keys, project grants."""

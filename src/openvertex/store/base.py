@@ -1,0 +1,59 @@
+"""What openvertex keeps, as plain records, and the interface any backend offers.
+
+Secrets are never stored: only public keys, and SHA-256 hashes of access tokens
+and API keys, looked up by that hash (no string comparison to time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccountKey:
+    key_id: str
+    email: str
+    project: str
+    public_key: str  # PEM
+    created_at: float
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What an access token stands for."""
+
+    key_id: str
+    email: str
+    project: str
+    expires_at: float
+    key_revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key_id: str
+    project: str
+    created_at: float
+    revoked_at: float | None = None
+
+
+class Store(Protocol):
+    def add_key(self, key: ServiceAccountKey) -> None: ...
+    def get_key(self, key_id: str) -> ServiceAccountKey | None: ...
+    def list_keys(self, project: str | None = None) -> list[ServiceAccountKey]: ...
+    def revoke_key(self, key_id: str, when: float) -> bool: ...
+
+    def add_access_token(self, token_hash: str, key_id: str, expires_at: float) -> None: ...
+    def find_access_token(self, token_hash: str) -> TokenGrant | None: ...
+
+    def add_api_key(self, key_hash: str, key: ApiKey) -> None: ...
+    def find_api_key(self, key_hash: str) -> ApiKey | None: ...
+    def list_api_keys(self, project: str | None = None) -> list[ApiKey]: ...
+    def revoke_api_key(self, key_id: str, when: float) -> bool: ...
+
+    def grant(self, project: str, email: str) -> None: ...
+    def is_granted(self, project: str, email: str) -> bool: ...
+
+    def close(self) -> None: ...
