@@ -1,38 +1,48 @@
-"""The seed document's snippets, run as a user runs them, only `base_url` changed.
+"""The seed document's snippets, run as a user runs them: only the host is changed.
 
-Until authentication lands, `api_key` is any string.
+They authenticate exactly as the seed does, with `google.auth.default()` finding the
+key file that `openvertex serve` wrote on first start.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 import textwrap
 
-from conftest import LOCATION, PROJECT
+SEED_CLIENT = """
+import google.auth
+import google.auth.transport.requests
+import openai
+
+project_id = "openvertex-local"
+location = "us-central1"
+
+credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+credentials.refresh(google.auth.transport.requests.Request())
+
+client = openai.OpenAI(
+    base_url=f"{HOST}/v1/projects/{project_id}/locations/{location}/endpoints/openapi",
+    api_key=credentials.token,
+)
+"""
 
 
 def run_snippet(server, code: str) -> str:
-    prelude = f"""
-        import openai
-        project_id, location = {PROJECT!r}, {LOCATION!r}
-        client = openai.OpenAI(
-            base_url=f"{server.url}/v1/projects/{{project_id}}/locations/{{location}}/endpoints/openapi",
-            api_key="not-checked-yet",
-        )
-    """
-    script = textwrap.dedent(prelude) + textwrap.dedent(code)
+    script = SEED_CLIENT.replace("{HOST}", server.url) + textwrap.dedent(code)
+    env = {**os.environ, "GOOGLE_APPLICATION_CREDENTIALS": str(server.default_key_file)}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def test_basic_chat_snippet(server):
+def test_basic_chat_snippet(auth_server):
     out = run_snippet(
-        server,
+        auth_server,
         """
         response = client.chat.completions.create(
             model="google/gemini-2.0-flash-001",
@@ -40,7 +50,6 @@ def test_basic_chat_snippet(server):
                 {"role": "system", "content": "You are a helpful assistant."},
                 {"role": "user", "content": "Explain to me how AI works"},
             ],
-            max_tokens=64,
         )
         print(response.choices[0].message)
         """,
@@ -49,9 +58,9 @@ def test_basic_chat_snippet(server):
     assert "role='assistant'" in out
 
 
-def test_streaming_snippet(server):
+def test_streaming_snippet(auth_server):
     out = run_snippet(
-        server,
+        auth_server,
         """
         response = client.chat.completions.create(
             model="google/gemini-2.0-flash-001",
@@ -60,7 +69,6 @@ def test_streaming_snippet(server):
                 {"role": "user", "content": "Explain to me how AI works"},
             ],
             stream=True,
-            max_tokens=32,
         )
         for chunk in response:
             print(chunk.choices[0].delta)

@@ -6,6 +6,7 @@ import ipaddress
 import json
 import logging
 import os
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,8 @@ projects_app = typer.Typer(no_args_is_help=True, help="Who may call which projec
 app.add_typer(keys_app, name="keys")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(projects_app, name="projects")
-console = Console(soft_wrap=True)
+# Piped output (scripts, tests) gets whole lines: key ids must not be cut by table wrapping.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 DEFAULT_PROJECT = "openvertex-local"
 DEFAULT_ACCOUNT = "openvertex"

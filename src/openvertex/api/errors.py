@@ -38,20 +38,31 @@ def error_body(
     status: str | None = None,
     type: str | None = None,
     param: str | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    return {
-        "error": {
-            "code": code,
-            "message": message,
-            "status": status or _GOOGLE_STATUS.get(code, "INTERNAL"),
-            "type": type or ("invalid_request_error" if code < 500 else "server_error"),
-            "param": param,
-        }
+    error: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "status": status or _GOOGLE_STATUS.get(code, "INTERNAL"),
+        "type": type or ("invalid_request_error" if code < 500 else "server_error"),
+        "param": param,
     }
+    if reason:  # Google's machine-readable why, e.g. ACCESS_TOKEN_EXPIRED
+        error["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": reason,
+                "domain": "googleapis.com",
+                "metadata": {"service": "aiplatform.googleapis.com"},
+            }
+        ]
+    return {"error": error}
 
 
 def body_of(exc: OpenVertexError) -> dict[str, Any]:
-    return error_body(exc.code, exc.message, status=exc.status, type=exc.type, param=exc.param)
+    return error_body(
+        exc.code, exc.message, status=exc.status, type=exc.type, param=exc.param, reason=exc.reason
+    )
 
 
 def _is_label(item: Any, following: Any) -> bool:
