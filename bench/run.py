@@ -59,12 +59,12 @@ class Samples:
     startup_s: list[float] = field(default_factory=list)  # process start to ready
 
 
-async def measure(url: str, cfg: Config, out: Samples) -> None:
+async def measure(url: str, headers: dict[str, str], cfg: Config, out: Samples) -> None:
     """Warm up, then TTFT on short prompts, then decode speed at each concurrency level."""
     # A fresh connection per request: llama.cpp's HTTP server may close a kept-alive
     # connection after a long stream without saying so, and a reused one then fails.
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
-    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=300, limits=limits, headers=headers) as client:
         warm = chat_body("Say hi.", 8)
         await stream_chat(client, url, warm)
         await concurrent(client, url, warm, cfg.parallel)  # every slot and connection used once
@@ -89,13 +89,15 @@ def run(cfg: Config, console: Console) -> dict[str, Samples]:
         names = list(SERVERS) if round_ % 2 == 0 else list(reversed(SERVERS))
         for name in names:
             started = time.perf_counter()
-            with SERVERS[name](cfg.threads, cfg.parallel, cfg.context, RESULTS) as url:
+            with SERVERS[name](cfg.threads, cfg.parallel, cfg.context, RESULTS) as (url, headers):
                 ready = time.perf_counter() - started
                 samples[name].startup_s.append(ready)
-                asyncio.run(measure(url, cfg, samples[name]))
+                asyncio.run(measure(url, headers, cfg, samples[name]))
             total = time.perf_counter() - started
-            console.log(f"round {round_ + 1}/{cfg.repeats}: {name} ready in {ready:.1f} s, "
-                        f"done in {total:.1f} s")
+            console.log(
+                f"round {round_ + 1}/{cfg.repeats}: {name} ready in {ready:.1f} s, "
+                f"done in {total:.1f} s"
+            )
     return samples
 
 

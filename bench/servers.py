@@ -56,28 +56,68 @@ def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], log
     raise RuntimeError(f"{process.args} not ready in {START_TIMEOUT_S} s; see {log}")
 
 
+def _google_auth_headers(key_file: Path) -> dict[str, str]:
+    """An access token from openvertex's token endpoint, got as the seed gets it."""
+    import google.auth.transport.requests
+    from google.oauth2 import service_account
+
+    credentials = service_account.Credentials.from_service_account_file(
+        key_file, scopes=["https://www.googleapis.com/auth/cloud-platform"]
+    )
+    credentials.refresh(google.auth.transport.requests.Request())
+    return {"Authorization": f"Bearer {credentials.token}"}
+
+
 @contextmanager
-def openvertex(threads: int, parallel: int, context: int, work: Path) -> Iterator[str]:
-    """`python -m openvertex serve`, ready when GET /readyz answers 200."""
+def openvertex(
+    threads: int, parallel: int, context: int, work: Path
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """`python -m openvertex serve` with auth on, ready when GET /readyz answers 200.
+
+    Requests go to the Vertex-style path with a real access token, as a user's would.
+    """
     port = free_port()
     cmd = [
-        sys.executable, "-m", "openvertex", "serve", "--port", str(port),
-        "--parallel", str(parallel), "--threads", str(threads), "--context", str(context),
-        "--data-dir", str(work / "openvertex-data"),
+        sys.executable,
+        "-m",
+        "openvertex",
+        "serve",
+        "--port",
+        str(port),
+        "--parallel",
+        str(parallel),
+        "--threads",
+        str(threads),
+        "--context",
+        str(context),
+        "--data-dir",
+        str(work / "openvertex-data"),
     ]
     base = f"http://127.0.0.1:{port}"
     log = work / "openvertex.log"
     with _process(cmd, log) as process:
         _wait_until(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, process, log)
-        yield f"{base}/v1/chat/completions"
+        headers = _google_auth_headers(work / "openvertex-data" / "openvertex-local-key.json")
+        vertex = f"{base}/v1/projects/openvertex-local/locations/us-central1/endpoints/openapi"
+        yield f"{vertex}/chat/completions", headers
 
 
 @contextmanager
-def llama_reference(threads: int, parallel: int, context: int, work: Path) -> Iterator[str]:
+def llama_reference(
+    threads: int, parallel: int, context: int, work: Path
+) -> Iterator[tuple[str, dict[str, str]]]:
     """bench/llama_server.py (llama.cpp's server), ready when GET /health answers 200."""
     cmd = [
-        sys.executable, str(HERE / "llama_server.py"), "--port", str(free_port()),
-        "--parallel", str(parallel), "--threads", str(threads), "--context", str(context),
+        sys.executable,
+        str(HERE / "llama_server.py"),
+        "--port",
+        str(free_port()),
+        "--parallel",
+        str(parallel),
+        "--threads",
+        str(threads),
+        "--context",
+        str(context),
     ]
     log = work / "llama-server.log"
     with _process(cmd, log) as process:
@@ -91,4 +131,4 @@ def llama_reference(threads: int, parallel: int, context: int, work: Path) -> It
             return bool(base) and httpx.get(f"{base}/health", timeout=2).status_code == 200
 
         _wait_until(ready, process, log)
-        yield f"{base}/v1/chat/completions"
+        yield f"{base}/v1/chat/completions", {}
