@@ -45,9 +45,11 @@ class Server:
         return f"{self.url}/v1/projects/{PROJECT}/locations/{LOCATION}/endpoints/openapi"
 
 
-def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Server:
+def start_server(
+    tmp: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None
+) -> Server:
     """Start `openvertex serve` and wait until /readyz says the model is loaded."""
-    port = free_port()
+    port = port or free_port()
     log = tmp / f"server-{port}.log"
     process = subprocess.Popen(
         [

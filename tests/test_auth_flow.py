@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 import uvicorn
-from conftest import free_port
+from conftest import free_port, start_server, stop_server
 from google.oauth2 import service_account
 
 from openvertex.app import create_app
@@ -137,3 +137,23 @@ def test_callable_api_key_keeps_working_across_expiry(clocked_server):
 
     assert client.chat.completions.create(**ask).choices  # ...and the SDK carries on
     assert len(refreshes) == 2 and refreshes[1] != first
+
+
+def test_tokens_and_keys_survive_a_restart(tmp_path):
+    first = start_server(tmp_path, "--parallel", "1")
+    try:
+        key_file = first.default_key_file
+        credentials = service_account.Credentials.from_service_account_file(key_file, scopes=SCOPES)
+        credentials.refresh(google.auth.transport.requests.Request())
+    finally:
+        stop_server(first)
+    port = int(first.url.rsplit(":", 1)[1])  # the key file's token_uri names it
+    again = start_server(tmp_path, "--parallel", "1", port=port)
+    try:
+        assert again.default_key_file == key_file
+        bearer = {"Authorization": f"Bearer {credentials.token}"}
+        assert httpx.get(f"{again.url}/v1/models", headers=bearer).status_code == 200
+        credentials.refresh(google.auth.transport.requests.Request())  # the key still signs in
+        assert "export GOOGLE_APPLICATION_CREDENTIALS" in again.log.read_text()
+    finally:
+        stop_server(again)

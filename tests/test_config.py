@@ -60,3 +60,16 @@ def test_served_names_from_a_config_file(tmp_path):
 def test_missing_model_file_exits_with_a_message(tmp_path):
     with pytest.raises(RuntimeError, match="No GGUF model file"):
         start_server(tmp_path, "--model", str(tmp_path / "nope.gguf"))
+
+
+def test_any_gguf_path_is_served(tmp_path):
+    from openvertex.engines.gguf_files import embedded_model_path
+
+    other = tmp_path / "my-model.gguf"
+    other.symlink_to(embedded_model_path())
+    server = start_server(tmp_path, "--model", str(other), "--no-auth", "--parallel", "1")
+    try:
+        card = httpx.get(f"{server.url}/v1/models/gemini-2.0-flash").json()
+        assert card["openvertex"]["weights"] == "my-model.gguf"
+    finally:
+        stop_server(server)
