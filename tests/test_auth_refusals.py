@@ -280,6 +280,23 @@ def test_assertion_claims(
     assert_oauth_error(post_token(auth_server, forged), "invalid_grant", needle)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: api/token.py:39 accepts str(request.url) as an audience, and that URL "
+    "is built from the client's Host header, so any aud 'http://<host>/token' passes",
+)
+def test_aud_cannot_be_chosen_by_the_host_header(
+    auth_server: Server, default_key: dict[str, Any]
+) -> None:
+    forged = sign(default_key, claims_for(default_key, aud="http://evil.example/token"))
+    response = httpx.post(
+        f"{auth_server.url}/token",
+        data={"grant_type": JWT_BEARER, "assertion": forged},
+        headers={"Host": "evil.example"},
+    )
+    assert_oauth_error(response, "invalid_grant", "aud")
+
+
 def test_revoked_key_gets_no_token(auth_server: Server, tmp_path: Path) -> None:
     key_file = new_key_file(auth_server, tmp_path)
     key = json.loads(key_file.read_text())
@@ -344,13 +361,24 @@ def test_refused_before_the_body_is_read(local_url: str) -> None:
     assert_envelope(response, 401, "UNAUTHENTICATED")
 
 
-def test_refusals_are_fast(local_url: str) -> None:
-    """A refused request that asks for many tokens returns at once: it never reached the model."""
-    body = {**HELLO, "messages": [{"role": "user", "content": "Count to 500."}], "max_tokens": 500}
+def test_refusals_never_reach_the_model(
+    auth_server: Server, local_url: str, default_token: str
+) -> None:
+    """Each refused request carries a ~3000-token prompt, whose prefill alone takes seconds on
+    this CPU; all of them together answer at once, so none of them reached the model."""
+    refusals = [
+        (local_url, {}, 401),
+        (local_url, bearer("ya29." + secrets.token_urlsafe(32)), 401),
+        (local_url, bearer("AIza" + secrets.token_urlsafe(32)), 401),
+        (local_url, {"x-goog-api-key": "not-a-key"}, 401),
+        (vertex_url(auth_server, new_project()), bearer(default_token), 403),
+    ]
     started = time.perf_counter()
-    for headers in ({}, bearer("ya29.random"), bearer("AIzaRandom"), {"x-goog-api-key": "x"}):
-        assert chat(local_url, headers, json=body).status_code == 401
-    assert time.perf_counter() - started < 2
+    for i, (url, headers, code) in enumerate(refusals):
+        long_prompt = f"{i} " + "word " * 3000  # a different prefix each: no prompt cache
+        body = {**HELLO, "messages": [{"role": "user", "content": long_prompt}]}
+        assert chat(url, headers, json=body).status_code == code
+    assert time.perf_counter() - started < 3
 
 
 def test_token_of_revoked_key_stops_at_once(

@@ -36,7 +36,7 @@ async def token(request: Request) -> JSONResponse:
     assertion = form.get("assertion", [""])[0]
     if not assertion:
         return _oauth_error("invalid_request", "The assertion parameter is missing.")
-    audiences = {GOOGLE_TOKEN_URI, state.settings.token_url, str(request.url)}
+    audiences = {GOOGLE_TOKEN_URI, state.settings.token_url}
     try:
         key = verify_assertion(state.store, assertion, audiences=audiences, now=state.clock())
     except InvalidGrant as exc:

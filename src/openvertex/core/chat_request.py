@@ -7,10 +7,12 @@ ignores them. `to_generation_request` is the only bridge to the engine side.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from openvertex.core.constraints import Constraint, json_object_constraint, json_schema_constraint
 from openvertex.core.request import GenerationRequest, Message, Role, Sampling
 from openvertex.errors import InvalidArgument
 
@@ -64,6 +66,27 @@ class ChatMessage(_Wire):
         return self
 
 
+class JSONSchemaFormat(_Wire):
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+    description: str | None = None
+
+
+class ResponseFormat(_Wire):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JSONSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise InvalidArgument(
+                "response_format of type json_schema needs a json_schema object",
+                param="response_format.json_schema",
+            )
+        return self
+
+
 class StreamOptions(_Wire):
     include_usage: bool | None = None
 
@@ -94,6 +117,7 @@ class ChatCompletionRequest(_Wire):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     stream: bool | None = None
     stream_options: StreamOptions | None = None
+    response_format: ResponseFormat | None = None
     user: str | None = None
     google: GoogleExtras | None = None
     extra_body: ExtraBody | None = None
@@ -146,6 +170,35 @@ def _text_of(message: ChatMessage, index: int) -> str:
     return "\n".join(texts)
 
 
+def _constraint(response_format: ResponseFormat | None) -> tuple[Constraint | None, str]:
+    """The grammar for `response_format`, and the instruction that tells the model about it."""
+    if response_format is None or response_format.type == "text":
+        return None, ""
+    if response_format.type == "json_object":
+        return json_object_constraint(), "Answer with a JSON object only."
+    spec = response_format.json_schema
+    assert spec is not None  # checked by ResponseFormat
+    schema = spec.schema_ if spec.schema_ is not None else {}
+    constraint = json_schema_constraint(
+        schema, strict=bool(spec.strict), param="response_format.json_schema.schema"
+    )
+    about = f" ({spec.description})" if spec.description else ""
+    return constraint, (
+        f"Answer with a JSON object only: a {spec.name}{about}, following this JSON Schema:\n"
+        + json.dumps(schema)
+    )
+
+
+def _with_instruction(messages: tuple[Message, ...], instruction: str) -> tuple[Message, ...]:
+    """Tell the model the answer's format in the system turn, as Gemini does with a schema."""
+    if not instruction:
+        return messages
+    if messages and messages[0].role == "system":
+        first = messages[0]
+        return (Message("system", f"{first.content}\n\n{instruction}"), *messages[1:])
+    return (Message("system", instruction), *messages)
+
+
 def to_generation_request(
     body: ChatCompletionRequest, *, temperature: float | None, top_p: float | None
 ) -> GenerationRequest:
@@ -166,4 +219,10 @@ def to_generation_request(
         logprobs=bool(body.logprobs),
         top_logprobs=body.top_logprobs or 0,
     )
-    return GenerationRequest(messages=messages, sampling=sampling, n=body.n or 1)
+    constraint, instruction = _constraint(body.response_format)
+    return GenerationRequest(
+        messages=_with_instruction(messages, instruction),
+        sampling=sampling,
+        n=body.n or 1,
+        constraint=constraint,
+    )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from openvertex.core.constraints import Constraint
+
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length"]
 
@@ -39,6 +41,7 @@ class GenerationRequest:
     messages: tuple[Message, ...]
     sampling: Sampling = field(default_factory=Sampling)
     n: int = 1
+    constraint: Constraint | None = None  # the answer must match this grammar
 
 
 @dataclass(frozen=True, slots=True)

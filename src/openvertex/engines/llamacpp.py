@@ -175,6 +175,8 @@ class LlamaCppEngine:
             body["seed"] = seed - 1 if seed == _RANDOM_SEED else seed
         if s.logprobs:
             body["n_probs"] = max(s.top_logprobs, 1)
+        if request.constraint is not None:
+            body["grammar"] = request.constraint.grammar
         return body
 
 

@@ -1,0 +1,192 @@
+"""Constrained decoding: what the model may emit, as an llguidance grammar.
+
+One mechanism for every feature that needs guaranteed structure (structured
+output now, tool calls next): a JSON Schema becomes a grammar that llama.cpp's
+llguidance sampler enforces token by token, so the output cannot fail to parse.
+
+Small models loop inside strings and arrays until they run out of tokens, so
+the grammar allows no free whitespace and gives unbounded strings and arrays a
+default bound. Schemas are checked once (JSON Schema validity, then llguidance's
+own verdict on what it can enforce) and the result is cached by content.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+from llguidance import LLMatcher
+
+from openvertex.errors import InvalidArgument
+
+DEFAULT_MAX_STRING = 256
+DEFAULT_MAX_ITEMS = 16
+MAX_RECURSION = 3  # levels of one recursive $ref, below the root
+KEY_PATTERN = "^[A-Za-z_][A-Za-z0-9_ -]{0,47}$"  # keys of free-form (json_object) replies
+_NOT_SCHEMAS = {"enum", "const", "default", "examples", "required", "x-guidance"}
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A grammar in llama.cpp's `%llguidance` form, and the schema it enforces."""
+
+    grammar: str
+    schema: dict[str, Any]
+
+
+def json_schema_constraint(
+    schema: dict[str, Any], *, strict: bool, param: str = "response_format"
+) -> Constraint:
+    """The grammar for `schema`; a keyword it cannot enforce is an error when `strict`."""
+    return _compile(json.dumps(schema), strict, param)  # key order matters: it is the output's
+
+
+def json_object_constraint() -> Constraint:
+    """Any JSON object (`response_format: {"type": "json_object"}`), nested at most 3 deep."""
+    return _compile(json.dumps(_any_object(depth=3)), False, "response_format")
+
+
+def _any_object(depth: int) -> dict[str, Any]:
+    """A JSON object of any shape, but bounded: free-form JSON is where small models loop."""
+    scalars: list[dict[str, Any]] = [
+        {"type": "string", "maxLength": 128}, {"type": "number"}, {"type": "boolean"},
+        {"type": "null"},
+    ]  # fmt: skip
+
+    def object_of(value: dict[str, Any]) -> dict[str, Any]:
+        keys = {KEY_PATTERN: value}  # keys too: a small model can loop inside a key
+        return {
+            "type": "object",
+            "patternProperties": keys,
+            "additionalProperties": False,
+            "maxProperties": 16,
+        }
+
+    value: dict[str, Any] = {"anyOf": scalars}
+    for _ in range(depth - 1):
+        array = {"type": "array", "items": value, "maxItems": 16}
+        value = {"anyOf": [*scalars, array, object_of(value)]}
+    return object_of(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(schema_json: str, strict: bool, param: str) -> Constraint:
+    schema = json.loads(schema_json)
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise InvalidArgument(f"The JSON Schema is not valid: {exc.message}", param=param) from None
+    guided = _bounded(_cap_recursion(schema))
+    guided["x-guidance"] = {"whitespace_flexible": False, "lenient": not strict}
+    failed, problems = LLMatcher.validate_grammar_with_warnings(
+        LLMatcher.grammar_from_json_schema(guided)
+    )
+    if failed:
+        raise InvalidArgument(
+            "The JSON Schema cannot be enforced: "
+            + "; ".join(problems)
+            + (" (set strict to false to ignore what cannot be enforced)" if strict else ""),
+            param=param,
+        )
+    return Constraint(grammar="%llguidance {}\nstart: %json " + json.dumps(guided), schema=schema)
+
+
+_CUT = object()  # "this part cannot appear any deeper"
+
+
+def _cap_recursion(root: dict[str, Any]) -> dict[str, Any]:
+    """Inline local `$ref`s, letting each recursive one nest at most MAX_RECURSION deep.
+
+    Past that depth the recursion must stop: an array of it must be empty, and an optional
+    property or `anyOf` branch of it is left out. Every output of the capped schema is valid
+    under the original one; a model that keeps nesting cannot run away.
+    """
+
+    def target(ref: str) -> Any:
+        if ref == "#":
+            return root
+        for section in ("$defs", "definitions"):
+            prefix = f"#/{section}/"
+            if ref.startswith(prefix):
+                return (root.get(section) or {}).get(ref.removeprefix(prefix))
+        return None
+
+    def walk(node: Any, path: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [walk(item, path) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (resolved := target(ref)) is not None:
+            if path.count(ref) >= MAX_RECURSION:
+                return _CUT
+            inner = walk(resolved, (*path, ref))
+            rest = walk({k: v for k, v in node.items() if k != "$ref"}, path)
+            return _CUT if inner is _CUT or rest is _CUT else {**inner, **rest}
+        out: dict[str, Any] = {}
+        empty_array = False
+        for key, value in node.items():
+            if key in ("$defs", "definitions"):
+                continue  # everything used is inlined
+            if key in _NOT_SCHEMAS:
+                out[key] = value
+            elif key in ("properties", "patternProperties") and isinstance(value, dict):
+                out[key] = {}
+                for name, sub in value.items():
+                    capped = walk(sub, path)
+                    if capped is _CUT and name in node.get("required", ()):
+                        return _CUT
+                    if capped is not _CUT:
+                        out[key][name] = capped
+            elif key in ("anyOf", "oneOf") and isinstance(value, list):
+                out[key] = [b for b in walk(value, path) if b is not _CUT]
+                if not out[key]:
+                    return _CUT
+            elif (capped := walk(value, path)) is not _CUT:
+                out[key] = capped
+            elif key == "items" and not node.get("minItems"):
+                empty_array = True
+            else:
+                return _CUT
+        if empty_array:
+            out["maxItems"] = 0
+        return out
+
+    capped = walk(root, ())
+    return root if capped is _CUT else capped
+
+
+def _bounded(schema: Any) -> Any:
+    """A copy of `schema` where strings and arrays without a bound get a default one."""
+    schema = copy.deepcopy(schema)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+            return
+        if not isinstance(node, dict):
+            return
+        types = node.get("type")
+        types = types if isinstance(types, list) else [types]
+        free_string = not {"enum", "const", "maxLength", "format", "pattern"} & node.keys()
+        if "string" in types and free_string:
+            node["maxLength"] = DEFAULT_MAX_STRING
+        if "array" in types and "maxItems" not in node:
+            node["maxItems"] = max(DEFAULT_MAX_ITEMS, node.get("minItems", 0))
+        open_object = node.get("additionalProperties", True) is not False
+        if "object" in types and open_object and "maxProperties" not in node:
+            node["maxProperties"] = max(DEFAULT_MAX_ITEMS, node.get("minProperties", 0))
+        for key, value in node.items():
+            if key in ("properties", "$defs", "definitions", "patternProperties"):
+                for sub in value.values() if isinstance(value, dict) else ():
+                    visit(sub)
+            elif key not in _NOT_SCHEMAS:
+                visit(value)
+
+    visit(schema)
+    return schema
