@@ -18,6 +18,17 @@ import httpx
 
 MODEL = "google/gemini-2.0-flash-001"  # openvertex checks it; llama.cpp ignores it
 LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
+# A schema whose one string is longer than any reply here: every token is grammar-checked.
+STORY_SCHEMA = {
+    "type": "object",
+    "properties": {"story": {"type": "string", "minLength": 4000, "maxLength": 8000}},
+    "required": ["story"],
+    "additionalProperties": False,
+}
+STORY_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "Story", "schema": STORY_SCHEMA, "strict": True},
+}
 
 
 def chat_body(prompt: str, max_tokens: int) -> dict[str, Any]:

@@ -25,7 +25,16 @@ from pathlib import Path
 import httpx
 import servers
 import xllamacpp
-from measure import LONG_PROMPT, aggregate_rate, chat_body, concurrent, median, stream_chat
+from measure import (
+    LONG_PROMPT,
+    STORY_FORMAT,
+    STORY_SCHEMA,
+    aggregate_rate,
+    chat_body,
+    concurrent,
+    median,
+    stream_chat,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -55,6 +64,7 @@ class Samples:
     ttft_ms: list[float] = field(default_factory=list)
     decode: list[float] = field(default_factory=list)
     aggregate: dict[int, list[float]] = field(default_factory=lambda: {n: [] for n in LEVELS})
+    constrained: list[float] = field(default_factory=list)  # decode tok/s under STORY_SCHEMA
     tokens: set[tuple[int, int]] = field(default_factory=set)  # (prompt, completion), 1 stream
     startup_s: list[float] = field(default_factory=list)  # process start to ready
 
@@ -79,6 +89,8 @@ async def measure(url: str, headers: dict[str, str], cfg: Config, out: Samples) 
             if level == 1:
                 out.decode.append(streams[0].decode_rate)
                 out.tokens.add((streams[0].prompt_tokens, streams[0].completion_tokens))
+        constrained = await stream_chat(client, url, {**long, "response_format": STORY_FORMAT})
+        out.constrained.append(constrained.decode_rate)
 
 
 def run(cfg: Config, console: Console) -> dict[str, Samples]:
@@ -118,12 +130,40 @@ def rows(s: dict[str, Samples]) -> list[tuple[str, str, str, str]]:
         label = f"aggregate decode tok/s, {n} stream{'s' if n > 1 else ''}"
         table.append(row(label, median(ov.aggregate[n]), median(ref.aggregate[n])))
     table.append(row("startup to ready, s (median)", median(ov.startup_s), median(ref.startup_s)))
+    table.append(
+        row("schema-constrained decode tok/s", median(ov.constrained), median(ref.constrained))
+    )
+    table.append(
+        (
+            "constrained / unconstrained decode",
+            f"{median(ov.constrained) / median(ov.decode):.2f}",
+            f"{median(ref.constrained) / median(ref.decode):.2f}",
+            "",
+        )
+    )
+    cold, cached = schema_build_ms()
+    table.append(
+        ("JSON-schema grammar check+build, ms: cold / cached", f"{cold:.2f} / {cached:.3f}", "", "")
+    )
 
     def tokens(x: Samples) -> str:
         return ", ".join(f"{p}/{c}" for p, c in sorted(x.tokens))
 
     table.append(("tokens in/out, 1 stream (check)", tokens(ov), tokens(ref), ""))
     return table
+
+
+def schema_build_ms() -> tuple[float, float]:
+    """openvertex's schema check and grammar build, first time and from its cache."""
+    from openvertex.core import constraints
+
+    constraints._compile.cache_clear()
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        constraints.json_schema_constraint(STORY_SCHEMA, strict=True)
+        times.append((time.perf_counter() - started) * 1000)
+    return times[0], times[1]
 
 
 def header(cfg: Config) -> str:

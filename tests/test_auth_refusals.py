@@ -280,11 +280,6 @@ def test_assertion_claims(
     assert_oauth_error(post_token(auth_server, forged), "invalid_grant", needle)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: api/token.py:39 accepts str(request.url) as an audience, and that URL "
-    "is built from the client's Host header, so any aud 'http://<host>/token' passes",
-)
 def test_aud_cannot_be_chosen_by_the_host_header(
     auth_server: Server, default_key: dict[str, Any]
 ) -> None:

@@ -79,3 +79,28 @@ def test_streaming_snippet(auth_server):
     assert "role='assistant'" in deltas[0] and contents[0] == "''"
     assert len(contents[1:-1]) >= 10 and all(len(c) > 2 for c in contents[1:-1])
     assert contents[-1] == "None"
+
+
+def test_structured_output_snippet(auth_server):
+    out = run_snippet(
+        auth_server,
+        """
+        from pydantic import BaseModel
+
+        class CalendarEvent(BaseModel):
+            name: str
+            date: str
+            participants: list[str]
+
+        completion = client.beta.chat.completions.parse(
+            model="google/gemini-2.0-flash",
+            messages=[
+                {"role": "system", "content": "Extract the event information."},
+                {"role": "user", "content": "John and Susan are going to an AI conference on Friday."},
+            ],
+            response_format=CalendarEvent,
+        )
+        print(completion.choices[0].message.parsed)
+        """,
+    )
+    assert re.fullmatch(r"name=.+ date=.+ participants=\[.*\]", out.strip()), out
