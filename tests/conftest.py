@@ -112,16 +112,16 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def client(server: Server) -> openai.OpenAI:
     """The SDK pointed at the Vertex-style URL, as the seed builds it."""
-    return openai.OpenAI(base_url=server.vertex_base, api_key="any", max_retries=0, timeout=120)
+    return openai.OpenAI(base_url=server.vertex_base, api_key="any", max_retries=0, timeout=300)
 
 
 @pytest.fixture(scope="session")
 def plain_client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="any", max_retries=0, timeout=120)
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="any", max_retries=0, timeout=300)
 
 
 @pytest.fixture
 def aclient(server: Server) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
-        base_url=server.vertex_base, api_key="any", max_retries=0, timeout=120
+        base_url=server.vertex_base, api_key="any", max_retries=0, timeout=300
     )

@@ -51,26 +51,28 @@ def json_object_constraint() -> Constraint:
 
 
 def _any_object(depth: int) -> dict[str, Any]:
-    """A JSON object of any shape, but bounded: free-form JSON is where small models loop."""
+    """A JSON object of any shape, but small: free-form JSON is where small models loop.
+
+    At most `depth` levels, 8 keys or items per nested level (16 at the top), short strings.
+    """
     scalars: list[dict[str, Any]] = [
-        {"type": "string", "maxLength": 128}, {"type": "number"}, {"type": "boolean"},
+        {"type": "string", "maxLength": 64}, {"type": "number"}, {"type": "boolean"},
         {"type": "null"},
     ]  # fmt: skip
 
-    def object_of(value: dict[str, Any]) -> dict[str, Any]:
-        keys = {KEY_PATTERN: value}  # keys too: a small model can loop inside a key
+    def object_of(value: dict[str, Any], size: int) -> dict[str, Any]:
         return {
             "type": "object",
-            "patternProperties": keys,
+            "patternProperties": {KEY_PATTERN: value},  # keys too: a model can loop in a key
             "additionalProperties": False,
-            "maxProperties": 16,
+            "maxProperties": size,
         }
 
     value: dict[str, Any] = {"anyOf": scalars}
     for _ in range(depth - 1):
-        array = {"type": "array", "items": value, "maxItems": 16}
-        value = {"anyOf": [*scalars, array, object_of(value)]}
-    return object_of(value)
+        array = {"type": "array", "items": value, "maxItems": 8}
+        value = {"anyOf": [*scalars, array, object_of(value, 8)]}
+    return object_of(value, 16)
 
 
 @functools.lru_cache(maxsize=256)
