@@ -6,6 +6,7 @@ is loaded, and kills the process on the way out, even on error or Ctrl-C.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -95,6 +96,8 @@ def openvertex(
     ]
     base = f"http://127.0.0.1:{port}"
     log = work / "openvertex.log"
+    # A fresh data dir: the first-run key file's token_uri names this run's port.
+    shutil.rmtree(work / "openvertex-data", ignore_errors=True)
     with _process(cmd, log) as process:
         _wait_until(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, process, log)
         headers = _google_auth_headers(work / "openvertex-data" / "openvertex-local-key.json")
