@@ -135,12 +135,6 @@ class ChatCompletionRequest(_Wire):
             raise InvalidArgument("stop sequences must not be empty", param="stop")
         return self
 
-    @property
-    def google_extras(self) -> dict[str, Any]:
-        """`google` sent top-level (the SDK's extra_body) or double-nested (Google's notebooks)."""
-        extras = self.google or (self.extra_body.google if self.extra_body else None)
-        return extras.model_dump() if extras else {}
-
 
 _ROLES: dict[str, Role] = {
     "system": "system",
