@@ -27,6 +27,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _shared_flags(threads: int, parallel: int, context: int) -> list[str]:
+    """The flags both servers take, so they always run with the same settings."""
+    return ["--parallel", str(parallel), "--threads", str(threads), "--context", str(context)]
+
+
 @contextmanager
 def _process(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
@@ -79,21 +84,9 @@ def openvertex(
     """
     port = free_port()
     cmd = [
-        sys.executable,
-        "-m",
-        "openvertex",
-        "serve",
-        "--port",
-        str(port),
-        "--parallel",
-        str(parallel),
-        "--threads",
-        str(threads),
-        "--context",
-        str(context),
-        "--data-dir",
-        str(work / "openvertex-data"),
-    ]
+        sys.executable, "-m", "openvertex", "serve", "--port", str(port),
+        *_shared_flags(threads, parallel, context), "--data-dir", str(work / "openvertex-data"),
+    ]  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     log = work / "openvertex.log"
     # A fresh data dir: the first-run key file's token_uri names this run's port.
@@ -111,17 +104,9 @@ def llama_reference(
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """bench/llama_server.py (llama.cpp's server), ready when GET /health answers 200."""
     cmd = [
-        sys.executable,
-        str(HERE / "llama_server.py"),
-        "--port",
-        str(free_port()),
-        "--parallel",
-        str(parallel),
-        "--threads",
-        str(threads),
-        "--context",
-        str(context),
-    ]
+        sys.executable, str(HERE / "llama_server.py"), "--port", str(free_port()),
+        *_shared_flags(threads, parallel, context),
+    ]  # fmt: skip
     log = work / "llama-server.log"
     with _process(cmd, log) as process:
         base = ""

@@ -39,10 +39,6 @@ class NotFound(OpenVertexError):
     code, status, type = 404, "NOT_FOUND", "not_found_error"
 
 
-class PayloadTooLarge(OpenVertexError):
-    code, status, type = 413, "INVALID_ARGUMENT", "invalid_request_error"
-
-
 class Unavailable(OpenVertexError):
     code, status, type = 503, "UNAVAILABLE", "server_error"
 

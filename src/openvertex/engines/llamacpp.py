@@ -68,11 +68,6 @@ class LlamaCppEngine:
             details={"parallel_slots": str(self.parallel)},
         )
 
-    @property
-    def listening_address(self) -> str | None:
-        """llama.cpp's own loopback listener (key-protected); exposed for tests."""
-        return self._server.listening_address if self._server else None
-
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
 
