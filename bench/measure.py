@@ -33,6 +33,17 @@ STORY_FORMAT = {
 }
 
 
+# A function whose call is as long as the story reply: every argument token is grammar-checked.
+STORY_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "publish_story",
+        "description": "Publish a story",
+        "parameters": STORY_SCHEMA,
+    },
+}
+
+
 def chat_body(prompt: str, max_tokens: int) -> dict[str, Any]:
     """The request both servers get: greedy and seeded, so they generate the same text."""
     return {
@@ -102,6 +113,46 @@ def aggregate_rate(streams: list[Stream]) -> float:
     """All decoded tokens (after each first) over the window from first first-token to last end."""
     tokens = sum(s.completion_tokens - 1 for s in streams)
     return tokens / max(max(s.done for s in streams) - min(s.first for s in streams), 1e-9)
+
+
+@dataclass(frozen=True)
+class Thought:
+    """One non-streamed reply under a thinking budget."""
+
+    seconds: float
+    reasoning_tokens: int
+    completion_tokens: int
+
+
+async def think(client: httpx.AsyncClient, url: str, effort: str, seed: int) -> Thought:
+    """A question answered at `reasoning_effort`, at Gemini's default temperature."""
+    body = {
+        "model": "google/gemini-2.5-flash",
+        "messages": [{"role": "user", "content": "Why is the sky blue? Answer briefly."}],
+        "reasoning_effort": effort,
+        "seed": seed,
+    }
+    sent = time.perf_counter()
+    reply = await client.post(url, json=body)
+    seconds = time.perf_counter() - sent
+    if reply.status_code != 200:
+        raise RuntimeError(f"{url}: HTTP {reply.status_code}: {reply.text[:300]}")
+    usage = reply.json()["usage"]
+    return Thought(
+        seconds,
+        usage["completion_tokens_details"]["reasoning_tokens"],
+        usage["completion_tokens"],
+    )
+
+
+async def completion_rate(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> float:
+    """Completion tokens per second of a non-streamed reply, prefill included."""
+    sent = time.perf_counter()
+    reply = await client.post(url, json={**body, "stream": False, "stream_options": None})
+    seconds = time.perf_counter() - sent
+    if reply.status_code != 200:
+        raise RuntimeError(f"{url}: HTTP {reply.status_code}: {reply.text[:300]}")
+    return reply.json()["usage"]["completion_tokens"] / seconds
 
 
 def median(values: list[float]) -> float:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import platform
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,17 +32,27 @@ from measure import (
     LONG_PROMPT,
     STORY_FORMAT,
     STORY_SCHEMA,
+    STORY_TOOL,
+    Thought,
     aggregate_rate,
     chat_body,
+    completion_rate,
     concurrent,
     median,
     stream_chat,
+    think,
 )
+from PIL import Image, ImageDraw, ImageFont
 from rich.console import Console
 from rich.table import Table
 
+from openvertex.media.audio import decode_audio
+from openvertex.media.ocr import OcrReader
+from openvertex.media.transcribe import Transcriber
+
 RESULTS = Path(__file__).resolve().parent / "results"
 LEVELS = (1, 4, 8)
+EFFORTS = ("none", "low", "medium", "high")  # reasoning_effort, openvertex only
 ServerFactory = Callable[[int, int, int, Path], AbstractContextManager[str]]
 SERVERS: dict[str, ServerFactory] = {
     "openvertex": servers.openvertex,
@@ -55,6 +68,7 @@ class Config:
     max_tokens: int
     repeats: int
     ttft_samples: int
+    thinking_samples: int
 
 
 @dataclass
@@ -65,8 +79,11 @@ class Samples:
     decode: list[float] = field(default_factory=list)
     aggregate: dict[int, list[float]] = field(default_factory=lambda: {n: [] for n in LEVELS})
     constrained: list[float] = field(default_factory=list)  # decode tok/s under STORY_SCHEMA
+    tool_call: list[float] = field(default_factory=list)  # tok/s, a required STORY_TOOL call
+    unstreamed: list[float] = field(default_factory=list)  # tok/s, the same way, unconstrained
     tokens: set[tuple[int, int]] = field(default_factory=set)  # (prompt, completion), 1 stream
     startup_s: list[float] = field(default_factory=list)  # process start to ready
+    thinking: dict[str, list[Thought]] = field(default_factory=lambda: {e: [] for e in EFFORTS})
 
 
 async def measure(url: str, headers: dict[str, str], cfg: Config, out: Samples) -> None:
@@ -93,6 +110,24 @@ async def measure(url: str, headers: dict[str, str], cfg: Config, out: Samples) 
         out.constrained.append(constrained.decode_rate)
 
 
+async def measure_openvertex_only(
+    url: str, headers: dict[str, str], cfg: Config, out: Samples
+) -> None:
+    """Features llama.cpp's server does not offer for this model: tool calls, thinking.
+
+    The tool call is compared with an unconstrained reply measured the same way
+    (non-streamed: a call is sent whole once complete, so it has no first token).
+    """
+    async with httpx.AsyncClient(timeout=600, headers=headers) as client:
+        long = chat_body(LONG_PROMPT, cfg.max_tokens)
+        tools = {"tools": [STORY_TOOL], "tool_choice": "required"}
+        out.tool_call.append(await completion_rate(client, url, {**long, **tools}))
+        out.unstreamed.append(await completion_rate(client, url, long))
+        for effort in EFFORTS:
+            for seed in range(cfg.thinking_samples):
+                out.thinking[effort].append(await think(client, url, effort, seed))
+
+
 def run(cfg: Config, console: Console) -> dict[str, Samples]:
     """All rounds; each server runs alone and is always stopped before the next starts."""
     samples = {name: Samples() for name in SERVERS}
@@ -105,6 +140,8 @@ def run(cfg: Config, console: Console) -> dict[str, Samples]:
                 ready = time.perf_counter() - started
                 samples[name].startup_s.append(ready)
                 asyncio.run(measure(url, headers, cfg, samples[name]))
+                if name == "openvertex":
+                    asyncio.run(measure_openvertex_only(url, headers, cfg, samples[name]))
             total = time.perf_counter() - started
             console.log(
                 f"round {round_ + 1}/{cfg.repeats}: {name} ready in {ready:.1f} s, "
@@ -141,10 +178,23 @@ def rows(s: dict[str, Samples]) -> list[tuple[str, str, str, str]]:
             "",
         )
     )
+    table.append(
+        (
+            "tool-call tok/s (required) / unconstrained, non-streamed",
+            f"{median(ov.tool_call):.1f} / {median(ov.unstreamed):.1f} = "
+            f"{median(ov.tool_call) / median(ov.unstreamed):.2f}",
+            "-",
+            "",
+        )
+    )
     cold, cached = schema_build_ms()
     table.append(
         ("JSON-schema grammar check+build, ms: cold / cached", f"{cold:.2f} / {cached:.3f}", "", "")
     )
+
+    rtf, ocr_ms = media_timings()
+    table.append(("transcription, audio s per wall s (Whisper tiny.en)", rtf, "", ""))
+    table.append(("OCR per image, ms (900x160, one line; median of 5)", ocr_ms, "", ""))
 
     def tokens(x: Samples) -> str:
         return ", ".join(f"{p}/{c}" for p, c in sorted(x.tokens))
@@ -153,17 +203,79 @@ def rows(s: dict[str, Samples]) -> list[tuple[str, str, str, str]]:
     return table
 
 
+THINKING_COLUMNS = ("reasoning_effort", "budget", "reply s", "thinking tokens", "answer tokens")
+
+
+def thinking_rows(s: dict[str, Samples]) -> list[tuple[str, ...]]:
+    """Medians per effort level; llama.cpp's server has no thinking budgets for this model."""
+    from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS
+
+    table = []
+    for effort, replies in s["openvertex"].thinking.items():
+        table.append(
+            (
+                effort,
+                str(DEFAULT_EFFORT_BUDGETS[effort]),
+                f"{median([r.seconds for r in replies]):.2f}",
+                f"{median([r.reasoning_tokens for r in replies]):.0f}",
+                f"{median([r.completion_tokens - r.reasoning_tokens for r in replies]):.0f}",
+            )
+        )
+    return table
+
+
 def schema_build_ms() -> tuple[float, float]:
     """openvertex's schema check and grammar build, first time and from its cache."""
     from openvertex.core import constraints
 
-    constraints._compile.cache_clear()
+    constraints._guided.cache_clear()
     times = []
     for _ in range(2):
         started = time.perf_counter()
         constraints.json_schema_constraint(STORY_SCHEMA, strict=True)
         times.append((time.perf_counter() - started) * 1000)
     return times[0], times[1]
+
+
+SPOKEN = [
+    "Please send the quarterly report to the finance team by Friday.",
+    "The weather today is sunny with a light breeze from the west.",
+    "Turn left at the next corner and park near the library.",
+]
+
+
+def media_timings() -> tuple[str, str]:
+    """The cascade's own models, in process and warm: real-time factor and OCR latency."""
+    rtf = "- (espeak-ng missing)"
+    if shutil.which("espeak-ng"):
+        transcriber = Transcriber()
+        transcriber.load()
+        clips = [
+            decode_audio(
+                base64.b64encode(
+                    subprocess.run(
+                        ["espeak-ng", "-s", "130", "--stdout", text], capture_output=True
+                    ).stdout
+                ).decode(),
+                "wav",
+            )
+            for text in SPOKEN
+        ]
+        started = time.perf_counter()
+        for clip in clips:
+            transcriber.transcribe(clip)
+        rtf = f"{sum(c.seconds for c in clips) / (time.perf_counter() - started):.1f}"
+    image = Image.new("RGB", (900, 160), "white")
+    font = ImageFont.load_default(size=40)
+    ImageDraw.Draw(image).text((40, 50), "INVOICE TOTAL 42.50", font=font, fill="navy")
+    reader = OcrReader()
+    reader.load()
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        reader.read_text(image)
+        times.append((time.perf_counter() - started) * 1000)
+    return rtf, f"{median(times):.0f}"
 
 
 def header(cfg: Config) -> str:
@@ -179,9 +291,11 @@ def header(cfg: Config) -> str:
 COLUMNS = ("metric", "openvertex", "llama.cpp", "ratio ov/ref")
 
 
-def to_markdown(cfg: Config, table: list[tuple[str, str, str, str]]) -> str:
-    lines = [f"_{header(cfg)}_", "", "| " + " | ".join(COLUMNS) + " |", "|---|--:|--:|--:|"]
-    lines += ["| " + " | ".join(r) + " |" for r in table]
+def to_markdown(cfg: Config, *tables: tuple[tuple[str, ...], list[tuple[str, ...]]]) -> str:
+    lines = [f"_{header(cfg)}_"]
+    for columns, table in tables:
+        lines += ["", "| " + " | ".join(columns) + " |", "|---" + "|--:" * (len(columns) - 1) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in table]
     return "\n".join(lines) + "\n"
 
 
@@ -193,6 +307,7 @@ def parse_args() -> Config:
     parser.add_argument("--max-tokens", type=int, help="reply length (default 128, quick 32)")
     parser.add_argument("--repeats", type=int, help="rounds per server (default 3, quick 1)")
     parser.add_argument("--ttft-samples", type=int, help="per round (default 10, quick 3)")
+    parser.add_argument("--thinking-samples", type=int, help="per effort (default 5, quick 2)")
     a = parser.parse_args()
     return Config(
         threads=a.threads,
@@ -201,6 +316,7 @@ def parse_args() -> Config:
         max_tokens=a.max_tokens or (32 if a.quick else 128),
         repeats=a.repeats or (1 if a.quick else 3),
         ttft_samples=a.ttft_samples or (3 if a.quick else 10),
+        thinking_samples=a.thinking_samples or (2 if a.quick else 5),
     )
 
 
@@ -210,13 +326,18 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     console = Console()
     console.log(header(cfg))
-    table = rows(run(cfg, console))
+    samples = run(cfg, console)
+    table, thinking = rows(samples), thinking_rows(samples)
     view = Table(*COLUMNS, title="openvertex vs llama.cpp server", caption=header(cfg))
     for r in table:
         view.add_row(*r)
     console.print(view)
+    view = Table(*THINKING_COLUMNS, title="thinking cost per reply (openvertex; medians)")
+    for r in thinking:
+        view.add_row(*r)
+    console.print(view)
     out = RESULTS / "latest.md"
-    out.write_text(to_markdown(cfg, table))
+    out.write_text(to_markdown(cfg, (COLUMNS, table), (THINKING_COLUMNS, thinking)))
     console.print(f"written to {out}")
 
 

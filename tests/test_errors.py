@@ -145,16 +145,32 @@ def test_unknown_content_part_type(client: openai.OpenAI) -> None:
     assert error["param"] == "messages[0].content[0]"
 
 
-def test_image_part_says_text_only(client: openai.OpenAI) -> None:
+def test_broken_image_names_its_part(client: openai.OpenAI) -> None:
     content = [
         {"type": "text", "text": "What is in this picture?"},
         {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}},
     ]
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": content}])
-    assert caught.value.param == "messages[0].content"
+    assert caught.value.param == "messages[0].content[1]"
     error = assert_envelope(caught.value.response, 400)
-    assert "text only" in error["message"]
+    assert "image" in error["message"]
+
+
+def test_media_off_says_text_only(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "--no-auth", "--parallel", "1", env={"OPENVERTEX_MEDIA": "0"})
+    try:
+        part = {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
+        messages = [{"role": "user", "content": [part]}]
+        reply = httpx.post(
+            f"{server.url}/v1/chat/completions",
+            json={"model": MODEL, "messages": messages},
+            timeout=30,
+        )
+        error = assert_envelope(reply, 400)
+        assert "text only" in error["message"] and error["param"] == "messages[0].content"
+    finally:
+        stop_server(server)
 
 
 # --- prompt over the context window ------------------------------------------------------

@@ -36,7 +36,8 @@ def test_cards_say_what_runs_underneath(server: Server, prefix: str) -> None:
         assert underneath["weights"] == embedded_model_path().name
         assert "smollm2" in underneath["weights"].lower()
         assert underneath["weights"].endswith(".gguf")
-        assert underneath["input_modalities"] == ["text"]
+        assert underneath["input_modalities"] == ["text", "image", "audio"]
+        assert set(underneath["media_input"]) == {"image", "audio"}  # read for it, not by it
         assert underneath["context_window"] == 4096
 
 
@@ -44,7 +45,7 @@ def test_cards_say_what_runs_underneath(server: Server, prefix: str) -> None:
 def test_retrieve_model(client: openai.OpenAI, name: str) -> None:
     card = client.models.retrieve(name)
     assert card.id == "google/gemini-2.5-flash"
-    assert card.model_extra["openvertex"]["input_modalities"] == ["text"]
+    assert card.model_extra["openvertex"]["input_modalities"] == ["text", "image", "audio"]
 
 
 def test_retrieve_unknown_model(client: openai.OpenAI) -> None:

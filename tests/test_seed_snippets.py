@@ -58,6 +58,29 @@ def test_basic_chat_snippet(auth_server):
     assert "role='assistant'" in out
 
 
+def test_thinking_snippet(auth_server):
+    out = run_snippet(
+        auth_server,
+        """
+        response = client.chat.completions.create(
+            model="google/gemini-2.5-flash",
+            reasoning_effort="low",
+            messages=[
+                {"role": "system", "content": "You are a helpful assistant."},
+                {
+                    "role": "user",
+                    "content": "Explain to me how AI works"
+                }
+            ]
+        )
+        print(response.choices[0].message)
+        """,
+    )
+    # Thoughts stay hidden (no include_thoughts): the content is the answer alone.
+    assert re.match(r"ChatCompletionMessage\(content=(['\"]).{20,}\1, refusal=None", out)
+    assert "<think>" not in out
+
+
 def test_streaming_snippet(auth_server):
     out = run_snippet(
         auth_server,

@@ -17,6 +17,7 @@ from openvertex.config import Settings
 from openvertex.engines.base import Engine
 from openvertex.engines.gguf_files import resolve_model_path
 from openvertex.engines.llamacpp import LlamaCppEngine
+from openvertex.media.cascade import MediaLimits, MediaReader
 from openvertex.registry import ModelRegistry
 from openvertex.store.sqlite import SQLiteStore
 
@@ -30,6 +31,15 @@ def build_engine(settings: Settings) -> Engine:
         context_per_slot=settings.context,
         threads=settings.threads,
     )
+
+
+def build_media_reader(settings: Settings) -> MediaReader:
+    limits = MediaLimits(
+        max_audio_seconds=settings.max_audio_seconds,
+        max_parts=settings.max_media_parts,
+        url_allowlist=tuple(settings.image_url_allowlist),
+    )
+    return MediaReader(limits, whisper_model=settings.whisper_model)
 
 
 def create_app(
@@ -58,6 +68,7 @@ def create_app(
     app.state.engine = engine
     app.state.registry = ModelRegistry(settings.served_models, engine)
     app.state.store = store
+    app.state.media = build_media_reader(settings) if settings.media else None
     app.state.clock = clock
     app.state.started = int(time.time())
     install_error_handlers(app)

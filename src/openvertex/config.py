@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS
+from openvertex.media.url_guard import parse_allowlist
 
 # The names a Vertex user sends; each also answers without its `google/` prefix.
 VERTEX_MODEL_NAMES = [
@@ -38,6 +41,31 @@ class Settings(BaseSettings):
     served_models: list[str] = Field(default_factory=lambda: list(VERTEX_MODEL_NAMES))
     default_temperature: float = Field(default=1.0, ge=0, le=2)
     default_top_p: float = Field(default=0.95, ge=0, le=1)
+    effort_budgets: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_EFFORT_BUDGETS),
+        description="reasoning_effort level → thinking budget in tokens, for every model",
+    )
+    model_effort_budgets: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="the same, per served model name; replaces the default"
+    )
+    models_without_tools: list[str] = Field(
+        default_factory=list, description="served model names that refuse `tools` with a 400"
+    )
+    media: bool = Field(default=True, description="read image and audio parts (OCR, Whisper)")
+    whisper_model: Literal["tiny.en", "base"] = "tiny.en"
+    max_audio_seconds: float = Field(default=600, gt=0)
+    max_media_parts: int = Field(default=8, ge=1, le=64)
+    image_url_allowlist: list[str] = Field(
+        default_factory=list,
+        description="hosts, IPs or networks (each optionally :port) image URLs may reach "
+        "although they are private",
+    )
+
+    @field_validator("image_url_allowlist")
+    @classmethod
+    def _allowlist(cls, entries: list[str]) -> list[str]:
+        parse_allowlist(entries)  # a bad entry is a start-up error, not a 400 later
+        return entries
 
     @property
     def base_url(self) -> str:
@@ -50,6 +78,13 @@ class Settings(BaseSettings):
     @property
     def database(self) -> Path:
         return self.data_dir.expanduser() / "openvertex.db"
+
+    def effort_budgets_for(self, model_id: str) -> dict[str, int]:
+        """The effort mapping of one served model (`google/` prefix optional)."""
+        for name in (model_id, model_id.removeprefix("google/"), f"google/{model_id}"):
+            if name in self.model_effort_budgets:
+                return self.model_effort_budgets[name]
+        return self.effort_budgets
 
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from openvertex.core.request import ChoiceEvent
 from openvertex.errors import Unavailable
 
 VERTEX_PREFIX = "/v1/projects/{project}/locations/{location}/endpoints/openapi"
+BUDGET_HEADER = "x-openvertex-thinking-budget"
 
 router = APIRouter()
 
@@ -34,23 +36,38 @@ async def chat_completions(request: Request, _: CurrentPrincipal) -> Any:
     engine = state.registry.resolve(body.model)
     if not engine.ready:
         raise Unavailable("The model is not loaded yet; retry in a moment.")
+    extraction = None
+    if state.media is not None and "image" not in engine.info.input_modalities:
+        body, extraction = await state.media.to_text(body)  # a text model: describe media
+    settings = state.settings
+    model_id = state.registry.find_id(body.model)
     generation = to_generation_request(
-        body, temperature=state.settings.default_temperature, top_p=state.settings.default_top_p
+        body,
+        temperature=settings.default_temperature,
+        top_p=settings.default_top_p,
+        effort_budgets=settings.effort_budgets_for(model_id),
+        tools_supported=model_id not in settings.models_without_tools,
     )
+    if extraction is not None:  # "transcribe this": the reply is what Whisper/OCR read
+        generation = dataclasses.replace(generation, constraint=extraction)
     meta = ReplyMeta(
         id=f"chatcmpl-{secrets.token_hex(12)}", created=int(time.time()), model=body.model
     )
+    thinking = generation.thinking
+    # The budget the engine was given; absent when the model's default applies.
+    headers = {} if thinking.budget is None else {BUDGET_HEADER: str(thinking.budget)}
     events = generate_choices(engine, generation)
 
     if body.stream:
         # Wait for the first event so that a refused prompt still gets a 4xx status.
         first = await anext(events)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return sse_response(to_chunks(_prepend(first, events), meta, include_usage=include_usage))
+        chunks = to_chunks(_prepend(first, events), meta, generation, include_usage=include_usage)
+        return sse_response(chunks, headers=headers)
 
     async with aclosing(events):
-        reply = await _unless_disconnected(request, to_completion(events, meta, generation.n))
-    return JSONResponse(reply.model_dump(mode="json", exclude_unset=True))
+        reply = await _unless_disconnected(request, to_completion(events, meta, generation))
+    return JSONResponse(reply.model_dump(mode="json", exclude_unset=True), headers=headers)
 
 
 async def _prepend(

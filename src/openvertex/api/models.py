@@ -20,6 +20,12 @@ router = APIRouter()
 def _card(request: Request, model_id: str) -> dict[str, Any]:
     engine = request.app.state.registry.resolve(model_id)
     info = engine.info
+    inputs = list(info.input_modalities)
+    media = request.app.state.media
+    extra = {}
+    if media is not None and "image" not in inputs:
+        inputs += ["image", "audio"]
+        extra["media_input"] = media.modalities  # how a text model gets them: honestly
     return {
         "id": model_id,
         "object": "model",
@@ -29,9 +35,10 @@ def _card(request: Request, model_id: str) -> dict[str, Any]:
             "backend": info.backend,
             "weights": info.model,
             "context_window": info.context_window,
-            "input_modalities": list(info.input_modalities),
+            "input_modalities": inputs,
             "ready": engine.ready,
             **info.details,
+            **extra,
         },
     }
 

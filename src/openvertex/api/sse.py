@@ -33,9 +33,11 @@ async def _events(chunks: AsyncIterator[BaseModel]) -> AsyncIterator[str]:
     yield "data: [DONE]\n\n"
 
 
-def sse_response(chunks: AsyncIterator[BaseModel]) -> StreamingResponse:
+def sse_response(
+    chunks: AsyncIterator[BaseModel], headers: dict[str, str] | None = None
+) -> StreamingResponse:
     return StreamingResponse(
         _events(chunks),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
     )

@@ -2,6 +2,11 @@
 
 Both shapes come from the same events, built with the `openai` package's own
 response types, so the JSON reply and the SSE stream cannot drift apart.
+
+Thoughts are shown as Vertex shows them, only when `include_thoughts` is set:
+inside `content`, before the answer, untagged (then followed by a blank line)
+or wrapped in `<tag>…</tag>`; in a stream each thought delta is flagged with
+`extra_content.google.thought`. Their tokens are counted either way.
 """
 
 from __future__ import annotations
@@ -10,14 +15,37 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from openai.types import CompletionUsage
-from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageToolCall,
+)
 from openai.types.chat.chat_completion import Choice, ChoiceLogprobs
 from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
-from openai.types.chat.chat_completion_chunk import ChoiceDelta
+from openai.types.chat.chat_completion_chunk import (
+    ChoiceDelta,
+    ChoiceDeltaFunctionCall,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+)
 from openai.types.chat.chat_completion_chunk import ChoiceLogprobs as ChunkLogprobs
-from openai.types.completion_usage import PromptTokensDetails
+from openai.types.chat.chat_completion_message import FunctionCall
+from openai.types.chat.chat_completion_message_tool_call import Function
+from openai.types.completion_usage import CompletionTokensDetails, PromptTokensDetails
 
-from openvertex.core.request import ChoiceEvent, Finish, TextDelta, Usage
+from openvertex.core.request import (
+    ChoiceEvent,
+    Finish,
+    GenerationRequest,
+    TextDelta,
+    Thinking,
+    ThoughtDelta,
+    ToolCall,
+    Usage,
+)
+
+_THOUGHT_FLAG = {"google": {"thought": True}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +59,13 @@ class _UsageTotal:
     """Usage over all choices: the prompt is counted once, completions per choice."""
 
     def __init__(self) -> None:
-        self.prompt = self.completion = self.cached = 0
+        self.prompt = self.completion = self.cached = self.reasoning = 0
 
     def add(self, usage: Usage) -> None:
         self.prompt = max(self.prompt, usage.prompt_tokens)
         self.cached = max(self.cached, usage.cached_tokens)
         self.completion += usage.completion_tokens
+        self.reasoning += usage.reasoning_tokens
 
     def to_openai(self) -> CompletionUsage:
         return CompletionUsage(
@@ -44,13 +73,34 @@ class _UsageTotal:
             completion_tokens=self.completion,
             total_tokens=self.prompt + self.completion,
             prompt_tokens_details=PromptTokensDetails(cached_tokens=self.cached),
+            completion_tokens_details=CompletionTokensDetails(reasoning_tokens=self.reasoning),
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _ThoughtBlock:
+    """The text around shown thoughts: `<tag>` … `</tag>`, or nothing … a blank line."""
+
+    opening: str
+    closing: str
+
+    @classmethod
+    def of(cls, thinking: Thinking) -> _ThoughtBlock | None:
+        if not thinking.include_thoughts:
+            return None
+        if thinking.tag:
+            return cls(f"<{thinking.tag}>", f"</{thinking.tag}>")
+        return cls("", "\n\n")
+
+
 async def to_completion(
-    events: AsyncIterator[ChoiceEvent], meta: ReplyMeta, n: int
+    events: AsyncIterator[ChoiceEvent], meta: ReplyMeta, request: GenerationRequest
 ) -> ChatCompletion:
+    n, legacy = request.n, bool(request.tools and request.tools.legacy)
+    block = _ThoughtBlock.of(request.thinking)
+    thoughts: list[list[str]] = [[] for _ in range(n)]
     texts: list[list[str]] = [[] for _ in range(n)]
+    calls: list[list[ToolCall]] = [[] for _ in range(n)]
     logprobs: list[list[dict] | None] = [None] * n
     finish: list[str] = ["stop"] * n
     usage = _UsageTotal()
@@ -60,16 +110,42 @@ async def to_completion(
             texts[i].append(event.text)
             if event.logprobs is not None:
                 logprobs[i] = (logprobs[i] or []) + event.logprobs
+        elif isinstance(event, ThoughtDelta):
+            thoughts[i].append(event.text)
+        elif isinstance(event, ToolCall):
+            calls[i].append(event)
         elif isinstance(event, Usage):
             usage.add(event)
         elif isinstance(event, Finish):
-            finish[i] = event.reason
+            finish[i] = _finish_reason(event, legacy)
+
+    def message(i: int) -> ChatCompletionMessage:
+        shown, text = "".join(thoughts[i]), "".join(texts[i])
+        if block is not None and shown:
+            text = block.opening + shown + block.closing + text
+        if not calls[i]:
+            return ChatCompletionMessage(role="assistant", content=text, refusal=None)
+        content = text if text.strip() else None  # null when the reply is only calls
+        if legacy:
+            call = calls[i][0]
+            function_call = FunctionCall(name=call.name, arguments=call.arguments)
+            return ChatCompletionMessage(
+                role="assistant", content=content, refusal=None, function_call=function_call
+            )
+        tool_calls = [
+            ChatCompletionMessageToolCall(
+                id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments)
+            )
+            for c in calls[i]
+        ]
+        return ChatCompletionMessage(
+            role="assistant", content=content, refusal=None, tool_calls=tool_calls
+        )
+
     choices = [
         Choice(
             index=i,
-            message=ChatCompletionMessage(
-                role="assistant", content="".join(texts[i]), refusal=None
-            ),
+            message=message(i),
             finish_reason=finish[i],  # type: ignore[arg-type]
             logprobs=ChoiceLogprobs(content=logprobs[i], refusal=None) if logprobs[i] else None,
         )
@@ -86,9 +162,15 @@ async def to_completion(
 
 
 async def to_chunks(
-    events: AsyncIterator[ChoiceEvent], meta: ReplyMeta, *, include_usage: bool
+    events: AsyncIterator[ChoiceEvent],
+    meta: ReplyMeta,
+    request: GenerationRequest,
+    *,
+    include_usage: bool,
 ) -> AsyncIterator[ChatCompletionChunk]:
-    """Role first, then content deltas, a finish chunk per choice, then usage if asked."""
+    """Roles first, then thought, content and call deltas, a finish chunk per choice, usage."""
+    block = _ThoughtBlock.of(request.thinking)
+    legacy = bool(request.tools and request.tools.legacy)
 
     def chunk(
         choices: list[ChunkChoice], usage: CompletionUsage | None = None
@@ -103,21 +185,70 @@ async def to_chunks(
             **extra,
         )
 
-    started: set[int] = set()
+    def thought(i: int, text: str) -> ChatCompletionChunk:
+        delta = ChoiceDelta(content=text, extra_content=_THOUGHT_FLAG)
+        return chunk([ChunkChoice(index=i, delta=delta, finish_reason=None)])
+
+    def call_deltas(i: int, call: ToolCall) -> list[ChatCompletionChunk]:
+        """A call's name (with its id) first, then its arguments."""
+        if legacy:
+            deltas = [
+                ChoiceDelta(function_call=ChoiceDeltaFunctionCall(name=call.name, arguments="")),
+                ChoiceDelta(function_call=ChoiceDeltaFunctionCall(arguments=call.arguments)),
+            ]
+        else:
+            named = ChoiceDeltaToolCallFunction(name=call.name, arguments="")
+            deltas = [
+                ChoiceDelta(
+                    tool_calls=[
+                        ChoiceDeltaToolCall(
+                            index=call.index, id=call.id, type="function", function=named
+                        )
+                    ]
+                ),
+                ChoiceDelta(
+                    tool_calls=[
+                        ChoiceDeltaToolCall(
+                            index=call.index,
+                            function=ChoiceDeltaToolCallFunction(arguments=call.arguments),
+                        )
+                    ]
+                ),
+            ]
+        return [chunk([ChunkChoice(index=i, delta=d, finish_reason=None)]) for d in deltas]
+
+    # Every choice is announced in the first chunk, in order: the SDK's stream helpers
+    # build their snapshot of all choices from it.
+    role = ChoiceDelta(role="assistant", content="")
+    yield chunk([ChunkChoice(index=i, delta=role, finish_reason=None) for i in range(request.n)])
+    thinking_shown: set[int] = set()  # choices whose thought block is open
     usage = _UsageTotal()
     async for item in events:
         event, i = item.event, item.index
-        if i not in started:
-            started.add(i)
-            delta = ChoiceDelta(role="assistant", content="")
-            yield chunk([ChunkChoice(index=i, delta=delta, finish_reason=None)])
+        if isinstance(event, ThoughtDelta):
+            if block is not None and event.text:
+                opening = "" if i in thinking_shown else block.opening
+                thinking_shown.add(i)
+                yield thought(i, opening + event.text)
+            continue
+        if i in thinking_shown and isinstance(event, TextDelta | ToolCall | Finish):
+            thinking_shown.discard(i)
+            yield thought(i, block.closing)  # type: ignore[union-attr]
         if isinstance(event, TextDelta):
             lp = ChunkLogprobs(content=event.logprobs, refusal=None) if event.logprobs else None
             delta = ChoiceDelta(content=event.text)
             yield chunk([ChunkChoice(index=i, delta=delta, finish_reason=None, logprobs=lp)])
+        elif isinstance(event, ToolCall):
+            for call_chunk in call_deltas(i, event):
+                yield call_chunk
         elif isinstance(event, Usage):
             usage.add(event)
         elif isinstance(event, Finish):
-            yield chunk([ChunkChoice(index=i, delta=ChoiceDelta(), finish_reason=event.reason)])
+            reason = _finish_reason(event, legacy)
+            yield chunk([ChunkChoice(index=i, delta=ChoiceDelta(), finish_reason=reason)])
     if include_usage:
         yield chunk([], usage.to_openai())
+
+
+def _finish_reason(finish: Finish, legacy: bool) -> str:
+    return "function_call" if legacy and finish.reason == "tool_calls" else finish.reason

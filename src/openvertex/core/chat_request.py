@@ -8,12 +8,29 @@ ignores them. `to_generation_request` is the only bridge to the engine side.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from openvertex.core.constraints import Constraint, json_object_constraint, json_schema_constraint
-from openvertex.core.request import GenerationRequest, Message, Role, Sampling
+from openvertex.core.constraints import (
+    ANY_OBJECT,
+    Constraint,
+    guided_schema,
+    json_rule,
+    lark_grammar,
+)
+from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS, resolve_thinking
+from openvertex.core.request import (
+    GenerationRequest,
+    Message,
+    Role,
+    Sampling,
+    Thinking,
+    ToolCall,
+    with_system_instruction,
+)
+from openvertex.core.tools import ARGUMENT_BOUNDS, NO_PARAMETERS, Tool, ToolUse, tool_constraint
 from openvertex.errors import InvalidArgument
 
 MAX_STOP_SEQUENCES = 16
@@ -52,11 +69,47 @@ class AudioPart(_Wire):
 ContentPart = Annotated[TextPart | ImagePart | AudioPart, Field(discriminator="type")]
 
 
+FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
+
+
+class FunctionSpec(_Wire):
+    name: str = Field(pattern=FUNCTION_NAME)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolSpec(_Wire):
+    type: Literal["function"]
+    function: FunctionSpec
+
+
+class FunctionName(_Wire):
+    name: str
+
+
+class NamedToolChoice(_Wire):
+    type: Literal["function"]
+    function: FunctionName
+
+
+class CalledFunction(_Wire):
+    name: str
+    arguments: str
+
+
+class CallIn(_Wire):
+    id: str
+    type: Literal["function"] = "function"
+    function: CalledFunction
+
+
 class ChatMessage(_Wire):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[CallIn] | None = None
+    function_call: CalledFunction | None = None  # legacy form of one call
     tool_call_id: str | None = None
 
     @model_validator(mode="after")
@@ -91,10 +144,16 @@ class StreamOptions(_Wire):
     include_usage: bool | None = None
 
 
-class GoogleExtras(BaseModel):
-    """`extra_body={"google": {...}}`; its fields are read by the features that use them."""
+class ThinkingConfig(_Wire):
+    thinking_budget: int | None = Field(default=None, ge=-1, le=MAX_INT32)
+    include_thoughts: bool | None = None
 
-    model_config = ConfigDict(extra="allow")
+
+class GoogleExtras(_Wire):
+    """`extra_body={"google": {...}}`: Vertex's own parameters; unknown ones are ignored."""
+
+    thinking_config: ThinkingConfig | None = None
+    thought_tag_marker: str | None = Field(default=None, pattern=r"^[A-Za-z][\w.:-]{0,31}$")
 
 
 class ExtraBody(_Wire):
@@ -118,6 +177,12 @@ class ChatCompletionRequest(_Wire):
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = None
+    reasoning_effort: str | None = None
+    tools: list[ToolSpec] | None = Field(default=None, max_length=128)
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    functions: list[FunctionSpec] | None = Field(default=None, max_length=128)
+    function_call: Literal["none", "auto"] | FunctionName | None = None
     user: str | None = None
     google: GoogleExtras | None = None
     extra_body: ExtraBody | None = None
@@ -134,6 +199,15 @@ class ChatCompletionRequest(_Wire):
         if any(s == "" for s in stops):
             raise InvalidArgument("stop sequences must not be empty", param="stop")
         return self
+
+    @property
+    def google_extras(self) -> GoogleExtras:
+        """`google` as the SDK sends it (top level), or nested in a literal `extra_body`."""
+        nested = self.extra_body.google if self.extra_body else None
+        top = self.google
+        if nested is None or top is None:
+            return top or nested or GoogleExtras()
+        return nested.model_copy(update=top.model_dump(exclude_unset=True))
 
 
 _ROLES: dict[str, Role] = {
@@ -164,43 +238,144 @@ def _text_of(message: ChatMessage, index: int) -> str:
     return "\n".join(texts)
 
 
-def _constraint(response_format: ResponseFormat | None) -> tuple[Constraint | None, str]:
-    """The grammar for `response_format`, and the instruction that tells the model about it."""
+def _response_format(
+    response_format: ResponseFormat | None,
+) -> tuple[str | None, dict[str, Any] | None, str]:
+    """The grammar rule for `response_format`, its schema, and the instruction about it."""
     if response_format is None or response_format.type == "text":
-        return None, ""
+        return None, None, ""
     if response_format.type == "json_object":
-        return json_object_constraint(), "Answer with a JSON object only."
+        rule = json_rule(ANY_OBJECT, strict=False, param="response_format")
+        return rule, ANY_OBJECT, "Answer with a JSON object only."
     spec = response_format.json_schema
     assert spec is not None  # checked by ResponseFormat
     schema = spec.schema_ if spec.schema_ is not None else {}
-    constraint = json_schema_constraint(
-        schema, strict=bool(spec.strict), param="response_format.json_schema.schema"
-    )
+    rule = json_rule(schema, strict=bool(spec.strict), param="response_format.json_schema.schema")
     about = f" ({spec.description})" if spec.description else ""
-    return constraint, (
-        f"Answer with a JSON object only: a {spec.name}{about}, following this JSON Schema:\n"
-        + json.dumps(schema)
+    return (
+        rule,
+        schema,
+        (
+            f"Answer with a JSON object only: a {spec.name}{about}, following this JSON Schema:\n"
+            + json.dumps(schema)
+        ),
     )
 
 
-def _with_instruction(messages: tuple[Message, ...], instruction: str) -> tuple[Message, ...]:
-    """Tell the model the answer's format in the system turn, as Gemini does with a schema."""
-    if not instruction:
-        return messages
-    if messages and messages[0].role == "system":
-        first = messages[0]
-        return (Message("system", f"{first.content}\n\n{instruction}"), *messages[1:])
-    return (Message("system", instruction), *messages)
+def _tool_use(body: ChatCompletionRequest) -> ToolUse | None:
+    """The tools offered and how they must be used; None when no call may be made."""
+    if body.tools is not None and body.functions is not None:
+        raise InvalidArgument("Give tools or the legacy functions, not both.", param="functions")
+    legacy = body.functions is not None
+    specs = [t.function for t in body.tools or ()] if not legacy else body.functions or []
+    choice = body.function_call if legacy else body.tool_choice
+    choice_param = "function_call" if legacy else "tool_choice"
+    if not specs:
+        if choice is not None and choice != "none":
+            raise InvalidArgument(f"{choice_param} needs tools to choose from.", param=choice_param)
+        return None
+    tools = tuple(
+        _tool(spec, i, "functions" if legacy else "tools") for i, spec in enumerate(specs)
+    )
+    names = [tool.name for tool in tools]
+    if len(set(names)) < len(names):
+        raise InvalidArgument("Function names must be unique.", param="tools")
+    if choice == "none":
+        return None
+    if choice is None or isinstance(choice, str):
+        mode, allowed = ("required" if choice == "required" else "auto"), tuple(names)
+    else:
+        name = choice.name if isinstance(choice, FunctionName) else choice.function.name
+        if name not in names:
+            raise InvalidArgument(
+                f"{choice_param} names the function {name!r}, which is not among the tools: "
+                + ", ".join(names),
+                param=choice_param,
+            )
+        mode, allowed = "required", (name,)
+    parallel = body.parallel_tool_calls is not False and not legacy
+    return ToolUse(tools, mode, allowed, parallel=parallel, legacy=legacy)
+
+
+def _tool(spec: FunctionSpec, index: int, field: str) -> Tool:
+    param = (
+        f"{field}[{index}].function.parameters"
+        if field == "tools"
+        else f"{field}[{index}].parameters"
+    )
+    parameters = spec.parameters if spec.parameters is not None else NO_PARAMETERS
+    if parameters.get("type", "object") != "object":
+        raise InvalidArgument("A function's parameters must describe a JSON object.", param=param)
+    # A 400 now if the schema cannot be enforced (the grammar is built from the cache later).
+    guided_schema(parameters, strict=bool(spec.strict), param=param, bounds=ARGUMENT_BOUNDS)
+    return Tool(spec.name, spec.description or "", parameters, bool(spec.strict), param)
+
+
+def _messages(body: ChatCompletionRequest) -> tuple[Message, ...]:
+    """The conversation, with earlier calls and their results tied together by id."""
+    known: set[str] = set()
+    legacy_ids: dict[str, str] = {}  # function name → id of its latest legacy call
+    out = []
+    for i, m in enumerate(body.messages):
+        calls: list[ToolCall] = []
+        for j, call in enumerate(m.tool_calls or ()):
+            arguments = _arguments(call.function.arguments, f"messages[{i}].tool_calls[{j}]")
+            calls.append(ToolCall(j, call.id, call.function.name, arguments))
+        if m.function_call is not None:
+            call_id = legacy_ids[m.function_call.name] = f"call_legacy_{i}"
+            arguments = _arguments(m.function_call.arguments, f"messages[{i}].function_call")
+            calls.append(ToolCall(len(calls), call_id, m.function_call.name, arguments))
+        known.update(call.id for call in calls)
+        answers = m.tool_call_id
+        if m.role == "tool" and (answers is None or answers not in known):
+            raise InvalidArgument(
+                f"tool_call_id {answers!r} answers no earlier tool call"
+                if answers
+                else "A tool message needs the tool_call_id of the call it answers.",
+                param=f"messages[{i}].tool_call_id",
+            )
+        if m.role == "function":
+            answers = legacy_ids.get(m.name or "")
+        out.append(Message(_ROLES[m.role], _text_of(m, i), m.name, tuple(calls), answers))
+    return tuple(out)
+
+
+def _arguments(text: str, param: str) -> str:
+    try:
+        arguments = json.loads(text)
+    except json.JSONDecodeError:
+        arguments = None
+    if not isinstance(arguments, dict):
+        raise InvalidArgument(
+            "Function arguments must be a JSON object, as a string.",
+            param=f"{param}.function.arguments",
+        )
+    return text
+
+
+def _thinking(body: ChatCompletionRequest, effort_budgets: Mapping[str, int]) -> Thinking:
+    google = body.google_extras
+    config = google.thinking_config
+    return resolve_thinking(
+        effort=body.reasoning_effort,
+        budget=config.thinking_budget if config else None,
+        config_given=config is not None,
+        include_thoughts=bool(config and config.include_thoughts),
+        tag=google.thought_tag_marker,
+        effort_budgets=effort_budgets,
+    )
 
 
 def to_generation_request(
-    body: ChatCompletionRequest, *, temperature: float | None, top_p: float | None
+    body: ChatCompletionRequest,
+    *,
+    temperature: float | None,
+    top_p: float | None,
+    effort_budgets: Mapping[str, int] = DEFAULT_EFFORT_BUDGETS,
+    tools_supported: bool = True,
 ) -> GenerationRequest:
-    """The engine-side request; `temperature`/`top_p` are the model's defaults."""
-    messages = tuple(
-        Message(role=_ROLES[m.role], content=_text_of(m, i), name=m.name)
-        for i, m in enumerate(body.messages)
-    )
+    """The engine-side request; the keyword arguments are the model's settings."""
+    messages = _messages(body)
     stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
     sampling = Sampling(
         temperature=body.temperature if body.temperature is not None else temperature,
@@ -213,10 +388,22 @@ def to_generation_request(
         logprobs=bool(body.logprobs),
         top_logprobs=body.top_logprobs or 0,
     )
-    constraint, instruction = _constraint(body.response_format)
+    answer_rule, schema, instruction = _response_format(body.response_format)
+    tools = _tool_use(body)
+    if tools is not None and not tools_supported:
+        raise InvalidArgument(
+            f"Model {body.model!r} is served without tool support.", param="tools"
+        )
+    constraint = None
+    if tools is not None:
+        constraint = tool_constraint(tools, answer_rule)
+    elif answer_rule is not None:
+        constraint = Constraint(lark_grammar(f"start: {answer_rule}"), schema or {})
     return GenerationRequest(
-        messages=_with_instruction(messages, instruction),
+        messages=with_system_instruction(messages, instruction),
         sampling=sampling,
         n=body.n or 1,
         constraint=constraint,
+        thinking=_thinking(body, effort_budgets),
+        tools=tools,
     )

@@ -31,6 +31,14 @@ _NOT_SCHEMAS = {"enum", "const", "default", "examples", "required", "x-guidance"
 
 
 @dataclass(frozen=True, slots=True)
+class Bounds:
+    """Defaults for strings and arrays that declare no bound of their own."""
+
+    max_string: int = DEFAULT_MAX_STRING
+    max_items: int = DEFAULT_MAX_ITEMS
+
+
+@dataclass(frozen=True, slots=True)
 class Constraint:
     """A grammar in llama.cpp's `%llguidance` form, and the schema it enforces."""
 
@@ -42,12 +50,45 @@ def json_schema_constraint(
     schema: dict[str, Any], *, strict: bool, param: str = "response_format"
 ) -> Constraint:
     """The grammar for `schema`; a keyword it cannot enforce is an error when `strict`."""
-    return _compile(json.dumps(schema), strict, param)  # key order matters: it is the output's
+    return Constraint(
+        lark_grammar("start: " + json_rule(schema, strict=strict, param=param)), schema
+    )
 
 
 def json_object_constraint() -> Constraint:
     """Any JSON object (`response_format: {"type": "json_object"}`), nested at most 3 deep."""
-    return _compile(json.dumps(_any_object(depth=3)), False, "response_format")
+    return json_schema_constraint(ANY_OBJECT, strict=False)
+
+
+def json_rule(schema: dict[str, Any], *, strict: bool, param: str) -> str:
+    """`schema` as a grammar rule body (`%json {...}`), checked and bounded."""
+    return "%json " + json.dumps(
+        {**guided_schema(schema, strict=strict, param=param), **_options(strict)}
+    )
+
+
+def guided_schema(
+    schema: dict[str, Any], *, strict: bool, param: str, bounds: Bounds | None = None
+) -> dict[str, Any]:
+    """`schema` checked, its recursion capped and its strings and arrays bounded; cached."""
+    # Key order is kept: it is the order of the output's keys.
+    return json.loads(_guided(json.dumps(schema), strict, param, bounds or Bounds()))
+
+
+def lark_grammar(rules: str) -> str:
+    """A complete grammar in the form llama.cpp hands to llguidance."""
+    return "%llguidance {}\n" + rules
+
+
+def check_grammar(grammar: str, param: str) -> None:
+    """Refuse a grammar llguidance would not accept, naming its problems."""
+    failed, problems = LLMatcher.validate_grammar_with_warnings(grammar)
+    if failed:
+        raise InvalidArgument("The grammar cannot be enforced: " + "; ".join(problems), param=param)
+
+
+def _options(strict: bool) -> dict[str, Any]:
+    return {"x-guidance": {"whitespace_flexible": False, "lenient": not strict}}
 
 
 def _any_object(depth: int) -> dict[str, Any]:
@@ -75,17 +116,19 @@ def _any_object(depth: int) -> dict[str, Any]:
     return object_of(value, 16)
 
 
+ANY_OBJECT = _any_object(depth=3)
+
+
 @functools.lru_cache(maxsize=256)
-def _compile(schema_json: str, strict: bool, param: str) -> Constraint:
+def _guided(schema_json: str, strict: bool, param: str, bounds: Bounds) -> str:
     schema = json.loads(schema_json)
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise InvalidArgument(f"The JSON Schema is not valid: {exc.message}", param=param) from None
-    guided = _bounded(_cap_recursion(schema))
-    guided["x-guidance"] = {"whitespace_flexible": False, "lenient": not strict}
+    guided = _bounded(_cap_recursion(schema), bounds)
     failed, problems = LLMatcher.validate_grammar_with_warnings(
-        LLMatcher.grammar_from_json_schema(guided)
+        LLMatcher.grammar_from_json_schema({**guided, **_options(strict)})
     )
     if failed:
         raise InvalidArgument(
@@ -94,7 +137,7 @@ def _compile(schema_json: str, strict: bool, param: str) -> Constraint:
             + (" (set strict to false to ignore what cannot be enforced)" if strict else ""),
             param=param,
         )
-    return Constraint(grammar="%llguidance {}\nstart: %json " + json.dumps(guided), schema=schema)
+    return json.dumps(guided)
 
 
 _CUT = object()  # "this part cannot appear any deeper"
@@ -162,8 +205,12 @@ def _cap_recursion(root: dict[str, Any]) -> dict[str, Any]:
     return root if capped is _CUT else capped
 
 
-def _bounded(schema: Any) -> Any:
-    """A copy of `schema` where strings and arrays without a bound get a default one."""
+def _bounded(schema: Any, bounds: Bounds) -> Any:
+    """A copy of `schema` where strings, arrays and open objects get a default bound.
+
+    An object that lists its properties is closed to others, since extra keys are
+    only allowed, never needed; a model inventing keys is one more way to loop.
+    """
     schema = copy.deepcopy(schema)
 
     def visit(node: Any) -> None:
@@ -177,12 +224,14 @@ def _bounded(schema: Any) -> Any:
         types = types if isinstance(types, list) else [types]
         free_string = not {"enum", "const", "maxLength", "format", "pattern"} & node.keys()
         if "string" in types and free_string:
-            node["maxLength"] = DEFAULT_MAX_STRING
+            node["maxLength"] = bounds.max_string
         if "array" in types and "maxItems" not in node:
-            node["maxItems"] = max(DEFAULT_MAX_ITEMS, node.get("minItems", 0))
+            node["maxItems"] = max(bounds.max_items, node.get("minItems", 0))
+        if "properties" in node and not {"additionalProperties", "patternProperties"} & node.keys():
+            node["additionalProperties"] = False  # unlisted keys are allowed, not needed
         open_object = node.get("additionalProperties", True) is not False
         if "object" in types and open_object and "maxProperties" not in node:
-            node["maxProperties"] = max(DEFAULT_MAX_ITEMS, node.get("minProperties", 0))
+            node["maxProperties"] = max(bounds.max_items, node.get("minProperties", 0))
         for key, value in node.items():
             if key in ("properties", "$defs", "definitions", "patternProperties"):
                 for sub in value.values() if isinstance(value, dict) else ():

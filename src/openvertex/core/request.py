@@ -8,12 +8,25 @@ OpenAI wire shapes. Nothing here knows about HTTP or llama.cpp.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from openvertex.core.constraints import Constraint
 
+if TYPE_CHECKING:
+    from openvertex.core.tools import ToolUse
+
 Role = Literal["system", "user", "assistant", "tool"]
-FinishReason = Literal["stop", "length"]
+FinishReason = Literal["stop", "length", "tool_calls"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One complete function call; `arguments` is a JSON object as a string."""
+
+    index: int
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +34,8 @@ class Message:
     role: Role
     content: str
     name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant's calls
+    tool_call_id: str | None = None  # the call a tool message answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +52,27 @@ class Sampling:
 
 
 @dataclass(frozen=True, slots=True)
+class Thinking:
+    """How long the model may think, and how its thoughts are shown.
+
+    `budget`: None = the model's default, 0 = no thinking, -1 = the model decides
+    (bounded by the context), N = at most N thinking tokens. The engine reads the
+    budget; only the assembler reads how thoughts are shown.
+    """
+
+    budget: int | None = None
+    include_thoughts: bool = False
+    tag: str | None = None  # wrap shown thoughts in <tag>…</tag>
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationRequest:
     messages: tuple[Message, ...]
     sampling: Sampling = field(default_factory=Sampling)
     n: int = 1
-    constraint: Constraint | None = None  # the answer must match this grammar
+    constraint: Constraint | None = None  # the answer (never the thoughts) must match it
+    thinking: Thinking = field(default_factory=Thinking)
+    tools: ToolUse | None = None  # None: no tools offered, or tool_choice "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +84,18 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ThoughtDelta:
+    """Thinking text, generated before the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     prompt_tokens: int
-    completion_tokens: int
+    completion_tokens: int  # thoughts and answer together, as Gemini counts them
     cached_tokens: int = 0
+    reasoning_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +103,7 @@ class Finish:
     reason: FinishReason
 
 
-Event = TextDelta | Usage | Finish
+Event = TextDelta | ThoughtDelta | ToolCall | Usage | Finish
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +112,13 @@ class ChoiceEvent:
 
     index: int
     event: Event
+
+
+def with_system_instruction(messages: tuple[Message, ...], instruction: str) -> tuple[Message, ...]:
+    """Add `instruction` to the system turn (creating one), where models look for rules."""
+    if not instruction:
+        return messages
+    if messages and messages[0].role == "system":
+        first = messages[0]
+        return (Message("system", f"{first.content}\n\n{instruction}"), *messages[1:])
+    return (Message("system", instruction), *messages)

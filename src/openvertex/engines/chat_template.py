@@ -8,11 +8,13 @@ output need to control the exact text the model continues from.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from openvertex.core.request import Message
@@ -39,15 +41,20 @@ class ChatTemplate:
         env.globals.update(raise_exception=_raise_exception, strftime_now=_strftime_now)
         self._template = env.from_string(source)
         self._specials = {"bos_token": bos_token, "eos_token": eos_token}
+        # A template that reads `tools` renders tool lists, calls and results itself.
+        self.knows_tools = "tools" in jinja2.meta.find_undeclared_variables(env.parse(source))
 
-    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
-        conversation: list[dict[str, Any]] = [
-            {"role": m.role, "content": m.content, **({"name": m.name} if m.name else {})}
-            for m in messages
-        ]
+    def render(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        add_generation_prompt: bool = True,
+    ) -> str:
         try:
             return self._template.render(
-                messages=conversation,
+                messages=[_as_dict(m) for m in messages],
+                tools=tools,
                 add_generation_prompt=add_generation_prompt,
                 **self._specials,
             )
@@ -58,3 +65,22 @@ class ChatTemplate:
                 f"The model's chat template cannot render these messages: {exc}",
                 param="messages",
             ) from exc
+
+
+def _as_dict(message: Message) -> dict[str, Any]:
+    """A message as Hugging Face templates read it (call arguments as objects)."""
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.name:
+        out["name"] = message.name
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.loads(call.arguments)},
+            }
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id:
+        out["tool_call_id"] = message.tool_call_id
+    return out

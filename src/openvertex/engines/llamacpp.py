@@ -14,6 +14,7 @@ used to get around openvertex's own front door.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
 import threading
@@ -25,9 +26,27 @@ from typing import Any
 
 import xllamacpp
 
-from openvertex.core.request import Event, Finish, GenerationRequest, TextDelta, Usage
+from openvertex.core.request import (
+    Event,
+    Finish,
+    GenerationRequest,
+    Message,
+    TextDelta,
+    Usage,
+)
+from openvertex.core.tool_calls import read_tool_calls
+from openvertex.core.tool_prompt import as_plain_text
+from openvertex.core.tools import Tool
 from openvertex.engines.base import EngineInfo
 from openvertex.engines.chat_template import ChatTemplate
+from openvertex.engines.thinking import (
+    PROMPTED,
+    Phase,
+    effective_budget,
+    markers_for,
+    think_then_answer,
+    thinking_messages,
+)
 from openvertex.errors import Internal, InvalidArgument, OpenVertexError, Unavailable
 
 _END = object()
@@ -51,6 +70,7 @@ class LlamaCppEngine:
         self._template: ChatTemplate | None = None
         self._api_key = secrets.token_urlsafe(32)
         self._modalities: tuple[str, ...] = ("text",)
+        self._markers = PROMPTED
         # Generations wait inside llama.cpp for a free slot, so allow many threads.
         self._pool = ThreadPoolExecutor(max_workers=128, thread_name_prefix="llama")
 
@@ -65,7 +85,13 @@ class LlamaCppEngine:
             model=self.model_path.name,
             context_window=self.context_per_slot,
             input_modalities=self._modalities,
-            details={"parallel_slots": str(self.parallel)},
+            details={
+                "parallel_slots": str(self.parallel),
+                "thinking": "native" if self._markers.native else "prompted (not trained to think)",
+                "tools": "native (chat template)"
+                if self._template and self._template.knows_tools
+                else "prompted (tools in the system turn)",
+            },
         )
 
     async def start(self) -> None:
@@ -91,8 +117,10 @@ class LlamaCppEngine:
             "text",
             *tuple(kind for kind, on in (props.get("modalities") or {}).items() if on),
         )
+        template = props.get("chat_template") or ""
+        self._markers = markers_for(template)
         self._template = ChatTemplate(
-            props.get("chat_template") or "",
+            template,
             bos_token=props.get("bos_token") or "",
             eos_token=props.get("eos_token") or "",
         )
@@ -111,13 +139,35 @@ class LlamaCppEngine:
         self._pool.shutdown(wait=False, cancel_futures=True)
         del server  # xllamacpp stops its loop when the Server is destroyed
 
-    def render_prompt(self, request: GenerationRequest) -> str:
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
         if self._template is None:
             raise Unavailable("The model is still loading; retry in a moment.")
-        return self._template.render(request.messages)
+        budget = effective_budget(request.thinking.budget, self._markers)
+        messages = thinking_messages(request.messages, budget, self._markers)
+        prompt = self._render(messages, request.tools.tools if request.tools else ())
+        # The context bounds every reply anyway; clamping keeps huge values sane.
+        limit = min(request.sampling.max_tokens or self.context_per_slot, self.context_per_slot)
+        phases = think_then_answer(
+            functools.partial(self._complete, request),
+            prompt,
+            budget=budget,
+            limit=limit,
+            markers=self._markers,
+        )
+        events = read_tool_calls(phases) if request.tools else phases
+        async for event in events:
+            yield event
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        body = self._completion_body(request)
+    def _render(self, messages: tuple[Message, ...], tools: tuple[Tool, ...]) -> str:
+        """The prompt; tools go through the template when it knows them, else as text."""
+        assert self._template is not None
+        if self._template.knows_tools:
+            return self._template.render(messages, tools=[t.to_openai() for t in tools] or None)
+        return self._template.render(as_plain_text(messages, tools))
+
+    async def _complete(self, request: GenerationRequest, phase: Phase) -> AsyncIterator[Event]:
+        """One llama.cpp completion, streamed: the whole reply, or one phase of it."""
+        body = _completion_body(request, phase)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
@@ -149,30 +199,33 @@ class LlamaCppEngine:
         finally:
             stop.set()
 
-    def _completion_body(self, request: GenerationRequest) -> dict[str, Any]:
-        s = request.sampling
-        body: dict[str, Any] = {
-            "prompt": self.render_prompt(request),
-            "stream": True,
-            "cache_prompt": True,
-            # The context bounds every reply anyway; clamping keeps huge values sane.
-            "n_predict": min(s.max_tokens or self.context_per_slot, self.context_per_slot),
-            "stop": list(s.stop),
-            "presence_penalty": s.presence_penalty,
-            "frequency_penalty": s.frequency_penalty,
-        }
-        if s.temperature is not None:
-            body["temperature"] = s.temperature
-        if s.top_p is not None:
-            body["top_p"] = s.top_p
-        if s.seed is not None:
-            seed = s.seed & 0xFFFFFFFF
-            body["seed"] = seed - 1 if seed == _RANDOM_SEED else seed
-        if s.logprobs:
-            body["n_probs"] = max(s.top_logprobs, 1)
-        if request.constraint is not None:
-            body["grammar"] = request.constraint.grammar
+
+def _completion_body(request: GenerationRequest, phase: Phase) -> dict[str, Any]:
+    s = request.sampling
+    body: dict[str, Any] = {
+        "prompt": phase.prompt,
+        "stream": True,
+        "cache_prompt": True,
+        "n_predict": phase.max_tokens,
+        "presence_penalty": s.presence_penalty,
+        "frequency_penalty": s.frequency_penalty,
+    }
+    if s.temperature is not None:
+        body["temperature"] = s.temperature
+    if s.top_p is not None:
+        body["top_p"] = s.top_p
+    if s.seed is not None:
+        seed = s.seed & 0xFFFFFFFF
+        body["seed"] = seed - 1 if seed == _RANDOM_SEED else seed
+    if phase.think_until:
+        body["stop"] = [phase.think_until]
         return body
+    body["stop"] = list(s.stop)
+    if s.logprobs:
+        body["n_probs"] = max(s.top_logprobs, 1)
+    if request.constraint is not None:
+        body["grammar"] = request.constraint.grammar
+    return body
 
 
 def _events(chunk: dict[str, Any], top_logprobs: int) -> Iterator[Event]:

@@ -1,0 +1,111 @@
+"""Read function calls out of the generated text, as it streams.
+
+Text before the first `<tool_call>` stays answer text. Each call is held back
+until its closing marker, then becomes one `ToolCall` event: a call cut short
+(by `max_tokens`) is never returned, and the reply finishes with `length`.
+The grammar guarantees every closed call parses and validates. A call that
+repeats an earlier one of the same reply exactly is the model looping, not a
+second call, and is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+
+from openvertex.core.request import Event, Finish, TextDelta, ToolCall, Usage
+from openvertex.core.tools import CALL_CLOSE, CALL_OPEN
+
+
+def new_call_id() -> str:
+    return f"call_{secrets.token_hex(12)}"
+
+
+async def read_tool_calls(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """The same events, with the text of calls turned into `ToolCall`s."""
+    reader = _CallReader()
+    async for event in events:
+        if isinstance(event, TextDelta):
+            for out in reader.feed(event):
+                yield out
+            continue
+        if isinstance(event, Usage | Finish) and (text := reader.flush()):
+            yield TextDelta(text)
+        if isinstance(event, Finish) and reader.calls and event.reason == "stop":
+            event = Finish("tool_calls")
+        yield event
+
+
+class _CallReader:
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.in_call = False
+        self.calls = 0
+        self.seen: set[tuple[str, str]] = set()
+
+    def flush(self) -> str:
+        """Held-back text that turned out not to start a call."""
+        text = "" if self.in_call or self.calls else self.buffer
+        self.buffer = "" if text else self.buffer
+        return text
+
+    def feed(self, delta: TextDelta) -> list[Event]:
+        self.buffer += delta.text
+        out: list[Event] = []
+        while True:
+            if self.in_call:
+                found = _complete_call(self.buffer)
+                if found is None:
+                    return out
+                (name, arguments), end = found
+                if call := self._call(name, arguments):
+                    out.append(call)
+                self.buffer = self.buffer[end + len(CALL_CLOSE) :]
+                self.in_call = False
+                continue
+            start = self.buffer.find(CALL_OPEN)
+            if start >= 0:
+                text, self.buffer = self.buffer[:start], self.buffer[start + len(CALL_OPEN) :]
+                self.in_call = True
+            else:
+                keep = _marker_prefix_length(self.buffer)
+                text = self.buffer[: len(self.buffer) - keep]
+                self.buffer = self.buffer[len(text) :]
+            if text and not self.calls:  # after a call only separators come
+                whole = text == delta.text
+                out.append(TextDelta(text, delta.logprobs if whole else None))
+            if start < 0:
+                return out
+
+    def _call(self, name: str, arguments: str) -> ToolCall | None:
+        if (name, arguments) in self.seen:
+            return None
+        self.seen.add((name, arguments))
+        self.calls += 1
+        return ToolCall(self.calls - 1, new_call_id(), name, arguments)
+
+
+def _complete_call(text: str) -> tuple[tuple[str, str], int] | None:
+    """(name, arguments) of the call `text` starts with, and where its close marker is.
+
+    The close marker may also appear inside a string argument: the right one is the
+    first after which the JSON before it parses.
+    """
+    end = text.find(CALL_CLOSE)
+    while end >= 0:
+        try:
+            call = json.loads(text[:end])
+        except json.JSONDecodeError:
+            end = text.find(CALL_CLOSE, end + 1)
+            continue
+        return (call["name"], json.dumps(call["arguments"], ensure_ascii=False)), end
+    return None
+
+
+def _marker_prefix_length(text: str) -> int:
+    """How much of the end of `text` could be the start of a call marker."""
+    for size in range(min(len(text), len(CALL_OPEN) - 1), 0, -1):
+        if CALL_OPEN.startswith(text[-size:]):
+            return size
+    return 0

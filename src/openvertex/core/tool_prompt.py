@@ -1,0 +1,54 @@
+"""Tools for a model whose chat template knows nothing of them: plain text, documented.
+
+The system turn gets the tool list and the call format; earlier calls and their
+results are written back into the conversation in that same format. It is the
+format Qwen's templates teach natively (Hermes style), so one grammar and one
+reader serve both kinds of model.
+"""
+
+from __future__ import annotations
+
+import json
+
+from openvertex.core.request import Message, with_system_instruction
+from openvertex.core.tools import CALL_CLOSE, CALL_OPEN, Tool
+
+RESULT_OPEN, RESULT_CLOSE = "<tool_response>", "</tool_response>"
+
+
+def tools_instruction(tools: tuple[Tool, ...]) -> str:
+    listing = "\n".join(json.dumps(tool.to_openai(), ensure_ascii=False) for tool in tools)
+    return (
+        "You can call these functions; each comes with the JSON Schema of its arguments:\n"
+        f"<tools>\n{listing}\n</tools>\n"
+        f"To call a function, write {CALL_OPEN} on its own line, then one JSON object with "
+        f'the function\'s "name" and its "arguments", then {CALL_CLOSE}, for example:\n'
+        f'{CALL_OPEN}\n{{"name": "{tools[0].name}", "arguments": {{...}}}}\n{CALL_CLOSE}\n'
+        f"Results come back in {RESULT_OPEN} blocks. If no function helps, answer in plain text."
+    )
+
+
+def call_text(message: Message) -> str:
+    """An assistant message with its calls written out as the model would write them."""
+    calls = [
+        f'{CALL_OPEN}\n{{"name": {json.dumps(c.name)}, "arguments": {c.arguments}}}\n{CALL_CLOSE}'
+        for c in message.tool_calls
+    ]
+    return "\n".join([message.content, *calls] if message.content else calls)
+
+
+def as_plain_text(messages: tuple[Message, ...], tools: tuple[Tool, ...]) -> tuple[Message, ...]:
+    """The conversation in roles any template renders: system, user, assistant."""
+    out: list[Message] = []
+    for message in messages:
+        if message.role == "tool":
+            result = f"{RESULT_OPEN}\n{message.content}\n{RESULT_CLOSE}"
+            if out and out[-1].role == "user" and out[-1].content.startswith(RESULT_OPEN):
+                out[-1] = Message("user", f"{out[-1].content}\n{result}")  # one turn of results
+            else:
+                out.append(Message("user", result))
+        elif message.tool_calls:
+            out.append(Message("assistant", call_text(message)))
+        else:
+            out.append(message)
+    return with_system_instruction(tuple(out), tools_instruction(tools) if tools else "")

@@ -1,0 +1,126 @@
+"""Function calling: the tools a request offers, and the grammar every call must follow.
+
+Every model writes its calls in one format (Hermes/Qwen's; Qwen's chat template
+teaches it natively, other models read it in their system turn):
+
+    <tool_call>
+    {"name": "get_weather", "arguments": {"location": "Chicago"}}
+    </tool_call>
+
+The grammar makes each call's `arguments` valid under that function's schema
+(through the same JSON-schema machinery as `response_format`). In `required`
+mode the reply is nothing but calls; in `auto` mode any text is allowed until
+the model writes `<tool_call>`, and from there the call is held to the grammar.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from openvertex.core.constraints import (
+    Bounds,
+    Constraint,
+    check_grammar,
+    guided_schema,
+    json_rule,
+    lark_grammar,
+)
+
+CALL_OPEN = "<tool_call>"
+CALL_CLOSE = "</tool_call>"
+MAX_CALLS = 5  # per reply: small models repeat a call until the grammar ends them
+# Arguments are short values (names, ids, places): tighter default bounds than replies.
+ARGUMENT_BOUNDS = Bounds(max_string=96, max_items=8)
+NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    strict: bool = False
+    param: str = "tools"  # where the request gave it, for errors
+
+    def to_openai(self) -> dict[str, Any]:
+        """The tool as chat templates expect it (OpenAI's shape)."""
+        function = {"name": self.name, "description": self.description}
+        return {"type": "function", "function": {**function, "parameters": self.parameters}}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    """The tools of one request and what the model must do with them."""
+
+    tools: tuple[Tool, ...]  # all shown to the model
+    mode: Literal["auto", "required"]
+    allowed: tuple[str, ...]  # the names it may call (one, for a named tool_choice)
+    parallel: bool = True
+    legacy: bool = False  # `functions`/`function_call`: one call, answered as `function_call`
+
+
+def tool_constraint(use: ToolUse, answer_rule: str | None = None) -> Constraint:
+    """The grammar of the reply; `answer_rule` (e.g. a `%json` rule) shapes a text answer."""
+    by_name = {tool.name: tool for tool in use.tools}
+    allowed = [by_name[name] for name in use.allowed]
+    return _constraint(
+        tuple((t.name, json.dumps(t.parameters), t.strict, t.param) for t in allowed),
+        use.mode,
+        use.parallel and not use.legacy,
+        answer_rule,
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def _constraint(
+    allowed: tuple[tuple[str, str, bool, str], ...],
+    mode: str,
+    parallel: bool,
+    answer_rule: str | None,
+) -> Constraint:
+    calls = []
+    for name, parameters, strict, param in allowed:
+        arguments = guided_schema(
+            json.loads(parameters), strict=strict, param=param, bounds=ARGUMENT_BOUNDS
+        )
+        calls.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": name}, "arguments": arguments},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
+    call_schema = {"anyOf": calls} if len(calls) > 1 else calls[0]
+    body = json_rule(call_schema, strict=False, param="tools")
+    more = f' ("\\n" call){{0,{MAX_CALLS - 1}}}'
+    rules = [
+        f"call_body: {body}",
+        f'call: {_literal(CALL_OPEN)} "\\n" call_body "\\n" {_literal(CALL_CLOSE)}',
+    ]
+    if mode == "required":
+        rules.insert(0, "start: call" + (more if parallel else ""))
+    else:
+        # Free text that never contains the call marker, or text up to the marker and calls.
+        text = answer_rule or "TEXT"
+        rules.insert(
+            0,
+            f'start: {text} | head "\\n" call_body "\\n" {_literal(CALL_CLOSE)}'
+            + (more if parallel else ""),
+        )
+        rules.append(f"head[lazy]: /(?s:.*){_regex(CALL_OPEN)}/")
+        rules.append(f"TEXT: /(?s:.*)/ & ~/(?s:.*){_regex(CALL_OPEN)}(?s:.*)/")
+    grammar = lark_grammar("\n".join(rules))
+    check_grammar(grammar, param="tools")
+    return Constraint(grammar=grammar, schema=call_schema)
+
+
+def _literal(text: str) -> str:
+    return json.dumps(text)
+
+
+def _regex(text: str) -> str:
+    return "".join(f"\\{c}" if c in "\\.+*?()|[]{}^$/" else c for c in text)
