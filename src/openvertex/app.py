@@ -26,7 +26,7 @@ log = logging.getLogger("openvertex")
 
 def build_engine(settings: Settings) -> Engine:
     return LlamaCppEngine(
-        resolve_model_path(settings.model),
+        resolve_model_path(settings.model, settings.data_dir),
         parallel=settings.parallel,
         context_per_slot=settings.context,
         threads=settings.threads,

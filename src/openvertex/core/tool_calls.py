@@ -1,6 +1,7 @@
 """Read function calls out of the generated text, as it streams.
 
-Text before the first `<tool_call>` stays answer text. Each call is held back
+Text before the first `<tool_call>` (or a call written as a plain JSON object,
+`{"name": ...}`) stays answer text. Each call is held back
 until its closing marker, then becomes one `ToolCall` event: a call cut short
 (by `max_tokens`) is never returned, and the reply finishes with `length`.
 The grammar guarantees every closed call parses and validates. A call that
@@ -15,7 +16,7 @@ import secrets
 from collections.abc import AsyncIterator
 
 from openvertex.core.request import Event, Finish, TextDelta, ToolCall, Usage
-from openvertex.core.tools import CALL_CLOSE, CALL_OPEN
+from openvertex.core.tools import CALL_CLOSE, CALL_OPEN, INLINE_OPEN
 
 
 def new_call_id() -> str:
@@ -41,19 +42,25 @@ class _CallReader:
     def __init__(self) -> None:
         self.buffer = ""
         self.in_call = False
+        self.bare = False  # calls written as bare JSON objects, from the reply's first byte
+        self.started = False  # anything seen yet
         self.calls = 0
         self.seen: set[tuple[str, str]] = set()
 
     def flush(self) -> str:
         """Held-back text that turned out not to start a call."""
-        text = "" if self.in_call or self.calls else self.buffer
+        text = "" if self.in_call or self.bare or self.calls else self.buffer
         self.buffer = "" if text else self.buffer
         return text
 
     def feed(self, delta: TextDelta) -> list[Event]:
         self.buffer += delta.text
+        if not self.started and self.buffer:
+            self.started, self.bare = True, self.buffer.startswith("{")
         out: list[Event] = []
         while True:
+            if self.bare:
+                return out + self._bare_calls()
             if self.in_call:
                 found = _complete_call(self.buffer)
                 if found is None:
@@ -64,19 +71,34 @@ class _CallReader:
                 self.buffer = self.buffer[end + len(CALL_CLOSE) :]
                 self.in_call = False
                 continue
-            start = self.buffer.find(CALL_OPEN)
-            if start >= 0:
-                text, self.buffer = self.buffer[:start], self.buffer[start + len(CALL_OPEN) :]
-                self.in_call = True
-            else:
-                keep = _marker_prefix_length(self.buffer)
-                text = self.buffer[: len(self.buffer) - keep]
-                self.buffer = self.buffer[len(text) :]
+            tagged, inline = self.buffer.find(CALL_OPEN), self.buffer.find(INLINE_OPEN)
+            start = min(i for i in (tagged, inline, len(self.buffer)) if i >= 0)
+            if start == len(self.buffer):  # no call yet: keep what may be a marker's start
+                start -= _marker_prefix_length(self.buffer)
+            text, self.buffer = self.buffer[:start], self.buffer[start:]
             if text and not self.calls:  # after a call only separators come
                 whole = text == delta.text
                 out.append(TextDelta(text, delta.logprobs if whole else None))
-            if start < 0:
+            if start == tagged:
+                self.buffer, self.in_call = self.buffer[len(CALL_OPEN) :], True
+            elif start == inline:
+                self.bare = True  # the rest is one call as a JSON object
+            else:
                 return out
+
+    def _bare_calls(self) -> list[Event]:
+        """Complete `{"name": ..., "arguments": ...}` objects, one per line."""
+        out: list[Event] = []
+        while self.buffer.strip():
+            try:
+                call, end = json.JSONDecoder().raw_decode(self.buffer.lstrip())
+            except json.JSONDecodeError:
+                return out  # not complete yet
+            self.buffer = self.buffer.lstrip()[end:]
+            arguments = json.dumps(call["arguments"], ensure_ascii=False)
+            if made := self._call(call["name"], arguments):
+                out.append(made)
+        return out
 
     def _call(self, name: str, arguments: str) -> ToolCall | None:
         if (name, arguments) in self.seen:
@@ -106,6 +128,6 @@ def _complete_call(text: str) -> tuple[tuple[str, str], int] | None:
 def _marker_prefix_length(text: str) -> int:
     """How much of the end of `text` could be the start of a call marker."""
     for size in range(min(len(text), len(CALL_OPEN) - 1), 0, -1):
-        if CALL_OPEN.startswith(text[-size:]):
+        if CALL_OPEN.startswith(text[-size:]) or INLINE_OPEN.startswith(text[-size:]):
             return size
     return 0

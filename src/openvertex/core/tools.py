@@ -10,7 +10,9 @@ teaches it natively, other models read it in their system turn):
 The grammar makes each call's `arguments` valid under that function's schema
 (through the same JSON-schema machinery as `response_format`). In `required`
 mode the reply is nothing but calls; in `auto` mode any text is allowed until
-the model writes `<tool_call>`, and from there the call is held to the grammar.
+the model writes `<tool_call>`, and from there the call is held to the grammar;
+a reply that starts with `{` is a call too (some models write one call as bare
+JSON), so free text never starts with `{`, a code fence or `<` in that mode.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from openvertex.core.constraints import (
 
 CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
+INLINE_OPEN = '{"name":'  # a call written as plain JSON inside the text
 MAX_CALLS = 5  # per reply: small models repeat a call until the grammar ends them
 # Arguments are short values (names, ids, places): tighter default bounds than replies.
 ARGUMENT_BOUNDS = Bounds(max_string=96, max_items=8)
@@ -104,15 +107,26 @@ def _constraint(
     if mode == "required":
         rules.insert(0, "start: call" + (more if parallel else ""))
     else:
-        # Free text that never contains the call marker, or text up to the marker and calls.
-        text = answer_rule or "TEXT"
-        rules.insert(
-            0,
-            f'start: {text} | head "\\n" call_body "\\n" {_literal(CALL_CLOSE)}'
-            + (more if parallel else ""),
-        )
-        rules.append(f"head[lazy]: /(?s:.*){_regex(CALL_OPEN)}/")
-        rules.append(f"TEXT: /(?s:.*)/ & ~/(?s:.*){_regex(CALL_OPEN)}(?s:.*)/")
+        # Free text that holds no call; or text, the call marker, then calls; or one call
+        # as a bare JSON object, at the start or after some text (as Qwen2.5-Coder writes).
+        tagged = f'head "\\n" call_body "\\n" {_literal(CALL_CLOSE)}' + (more if parallel else "")
+        tails = " | ".join(f"tail_{i}" for i in range(len(calls)))
+        rules.insert(0, f"start: {answer_rule or 'TEXT'} | {tagged} | call_body | inline ({tails})")
+        # Text may not start as a JSON object, code or markup: that is a call on its way.
+        not_a_call = "~/(\\{|```|<)(?s:.*)/"
+        marker, inline = _regex(CALL_OPEN), _regex(INLINE_OPEN)
+        rules += [
+            "head[lazy]: HEAD",
+            f"HEAD: /{marker}/ | /(?s:.*){marker}/ & {not_a_call}",
+            "inline[lazy]: INLINE",
+            f"INLINE: /(?s:.+){inline} ?/ & {not_a_call}",
+            f"TEXT: /(?s:.*)/ & {not_a_call} & ~/(?s:.*)({marker}|{inline})(?s:.*)/",
+        ]
+        for i, call in enumerate(calls):
+            name = call["properties"]["name"]["const"]
+            arguments = json_rule(call["properties"]["arguments"], strict=False, param="tools")
+            rules.append(f'tail_{i}: {_literal(json.dumps(name) + ", ")} ARGS_KEY {arguments} "}}"')
+        rules.append('ARGS_KEY: "\\"arguments\\":" " "?')
     grammar = lark_grammar("\n".join(rules))
     check_grammar(grammar, param="tools")
     return Constraint(grammar=grammar, schema=call_schema)
