@@ -146,9 +146,15 @@ async def think(client: httpx.AsyncClient, url: str, effort: str, seed: int) -> 
 
 
 async def completion_rate(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> float:
-    """Completion tokens per second of a non-streamed reply, prefill included."""
+    """Completion tokens per second of a non-streamed reply, its prompt already cached.
+
+    A first one-token request puts the prompt in llama.cpp's cache, so the timed one
+    is (almost) all decoding.
+    """
+    body = {**body, "stream": False, "stream_options": None}
+    await client.post(url, json={**body, "max_tokens": 1})
     sent = time.perf_counter()
-    reply = await client.post(url, json={**body, "stream": False, "stream_options": None})
+    reply = await client.post(url, json=body)
     seconds = time.perf_counter() - sent
     if reply.status_code != 200:
         raise RuntimeError(f"{url}: HTTP {reply.status_code}: {reply.text[:300]}")

@@ -116,7 +116,8 @@ async def measure_openvertex_only(
     """Features llama.cpp's server does not offer for this model: tool calls, thinking.
 
     The tool call is compared with an unconstrained reply measured the same way
-    (non-streamed: a call is sent whole once complete, so it has no first token).
+    (non-streamed, prompt cached: a call is sent whole once complete, so it has no
+    first token to time decoding from).
     """
     async with httpx.AsyncClient(timeout=600, headers=headers) as client:
         long = chat_body(LONG_PROMPT, cfg.max_tokens)
@@ -180,7 +181,7 @@ def rows(s: dict[str, Samples]) -> list[tuple[str, str, str, str]]:
     )
     table.append(
         (
-            "tool-call tok/s (required) / unconstrained, non-streamed",
+            "tool-call decode tok/s (required) / unconstrained",
             f"{median(ov.tool_call):.1f} / {median(ov.unstreamed):.1f} = "
             f"{median(ov.tool_call) / median(ov.unstreamed):.2f}",
             "-",
