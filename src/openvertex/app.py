@@ -13,6 +13,7 @@ from openvertex import __version__
 from openvertex.api import chat, health, models, token
 from openvertex.api.errors import install_error_handlers
 from openvertex.api.limits import BodySizeLimit
+from openvertex.api.request_ids import RequestIds
 from openvertex.config import Settings
 from openvertex.engines.base import Engine
 from openvertex.engines.gguf_files import resolve_model_path
@@ -73,6 +74,7 @@ def create_app(
     app.state.started = int(time.time())
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIds)  # added last: outermost, so every response gets an id
     for module in (chat, models, health, token):
         app.include_router(module.router)
     return app

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from openvertex.api.request_ids import REQUEST_ID
 from openvertex.errors import OpenVertexError
 
 log = logging.getLogger("openvertex")
@@ -47,6 +48,8 @@ def error_body(
         "type": type or ("invalid_request_error" if code < 500 else "server_error"),
         "param": param,
     }
+    if request_id := REQUEST_ID.get():
+        error["request_id"] = request_id  # to find the request in the access log
     if reason:  # Google's machine-readable why, e.g. ACCESS_TOKEN_EXPIRED
         error["details"] = [
             {
