@@ -238,27 +238,21 @@ def _text_of(message: ChatMessage, index: int) -> str:
     return "\n".join(texts)
 
 
-def _response_format(
-    response_format: ResponseFormat | None,
-) -> tuple[str | None, dict[str, Any] | None, str]:
-    """The grammar rule for `response_format`, its schema, and the instruction about it."""
+def _response_format(response_format: ResponseFormat | None) -> tuple[str | None, str]:
+    """The grammar rule for `response_format`, and the instruction that tells the model."""
     if response_format is None or response_format.type == "text":
-        return None, None, ""
+        return None, ""
     if response_format.type == "json_object":
         rule = json_rule(ANY_OBJECT, strict=False, param="response_format")
-        return rule, ANY_OBJECT, "Answer with a JSON object only."
+        return rule, "Answer with a JSON object only."
     spec = response_format.json_schema
     assert spec is not None  # checked by ResponseFormat
     schema = spec.schema_ if spec.schema_ is not None else {}
     rule = json_rule(schema, strict=bool(spec.strict), param="response_format.json_schema.schema")
     about = f" ({spec.description})" if spec.description else ""
-    return (
-        rule,
-        schema,
-        (
-            f"Answer with a JSON object only: a {spec.name}{about}, following this JSON Schema:\n"
-            + json.dumps(schema)
-        ),
+    return rule, (
+        f"Answer with a JSON object only: a {spec.name}{about}, following this JSON Schema:\n"
+        + json.dumps(schema)
     )
 
 
@@ -388,7 +382,7 @@ def to_generation_request(
         logprobs=bool(body.logprobs),
         top_logprobs=body.top_logprobs or 0,
     )
-    answer_rule, schema, instruction = _response_format(body.response_format)
+    answer_rule, instruction = _response_format(body.response_format)
     tools = _tool_use(body)
     if tools is not None and not tools_supported:
         raise InvalidArgument(
@@ -398,7 +392,7 @@ def to_generation_request(
     if tools is not None:
         constraint = tool_constraint(tools, answer_rule)
     elif answer_rule is not None:
-        constraint = Constraint(lark_grammar(f"start: {answer_rule}"), schema or {})
+        constraint = Constraint(lark_grammar(f"start: {answer_rule}"))
     return GenerationRequest(
         messages=with_system_instruction(messages, instruction),
         sampling=sampling,

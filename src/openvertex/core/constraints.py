@@ -40,24 +40,9 @@ class Bounds:
 
 @dataclass(frozen=True, slots=True)
 class Constraint:
-    """A grammar in llama.cpp's `%llguidance` form, and the schema it enforces."""
+    """What the answer must match: a grammar in llama.cpp's `%llguidance` form."""
 
     grammar: str
-    schema: dict[str, Any]
-
-
-def json_schema_constraint(
-    schema: dict[str, Any], *, strict: bool, param: str = "response_format"
-) -> Constraint:
-    """The grammar for `schema`; a keyword it cannot enforce is an error when `strict`."""
-    return Constraint(
-        lark_grammar("start: " + json_rule(schema, strict=strict, param=param)), schema
-    )
-
-
-def json_object_constraint() -> Constraint:
-    """Any JSON object (`response_format: {"type": "json_object"}`), nested at most 3 deep."""
-    return json_schema_constraint(ANY_OBJECT, strict=False)
 
 
 def json_rule(schema: dict[str, Any], *, strict: bool, param: str) -> str:

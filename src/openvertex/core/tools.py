@@ -129,7 +129,7 @@ def _constraint(
         rules.append('ARGS_KEY: "\\"arguments\\":" " "?')
     grammar = lark_grammar("\n".join(rules))
     check_grammar(grammar, param="tools")
-    return Constraint(grammar=grammar, schema=call_schema)
+    return Constraint(grammar)
 
 
 def _literal(text: str) -> str:

@@ -176,4 +176,4 @@ def _extraction(
     own = [(kind, text) for (i, _), (kind, text) in sorted(extracted.items()) if i == last]
     if not own or not all(text and ASKS_FOR[kind].search(asked) for kind, text in own):
         return None
-    return Constraint(lark_grammar("start: " + json.dumps("\n".join(t for _, t in own))), {})
+    return Constraint(lark_grammar("start: " + json.dumps("\n".join(t for _, t in own))))
