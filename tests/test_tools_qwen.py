@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 from conftest import Server, start_server, stop_server
+from test_auth_refusals import google_token
 from test_seed_snippets import run_snippet
 from test_tools import PROMPTS, SCHEMAS, TOOLS
 
@@ -75,7 +76,7 @@ def test_seed_function_calling_snippet(qwen_server: Server) -> None:
 def test_auto_mode_calls_the_right_function(qwen_server: Server) -> None:
     client = openai.OpenAI(
         base_url=f"{qwen_server.url}/v1",
-        api_key=_token(qwen_server),
+        api_key=google_token(qwen_server.default_key_file),
         max_retries=0,
         timeout=300,
     )
@@ -89,14 +90,3 @@ def test_auto_mode_calls_the_right_function(qwen_server: Server) -> None:
             assert json.loads(call.function.arguments) is not None
     assert picked, "no call on any prompt"
     assert set(picked.values()) <= set(SCHEMAS)
-
-
-def _token(server: Server) -> str:
-    import google.auth.transport.requests
-    from google.oauth2 import service_account
-
-    credentials = service_account.Credentials.from_service_account_file(
-        str(server.default_key_file), scopes=["https://www.googleapis.com/auth/cloud-platform"]
-    )
-    credentials.refresh(google.auth.transport.requests.Request())
-    return credentials.token

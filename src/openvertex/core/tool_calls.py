@@ -95,8 +95,7 @@ class _CallReader:
             except json.JSONDecodeError:
                 return out  # not complete yet
             self.buffer = self.buffer.lstrip()[end:]
-            arguments = json.dumps(call["arguments"], ensure_ascii=False)
-            if made := self._call(call["name"], arguments):
+            if made := self._call(*_name_and_arguments(call)):
                 out.append(made)
         return out
 
@@ -121,7 +120,7 @@ def _complete_call(text: str) -> tuple[tuple[str, str], int] | None:
         except json.JSONDecodeError:
             end = text.find(CALL_CLOSE, end + 1)
             continue
-        return (call["name"], json.dumps(call["arguments"], ensure_ascii=False)), end
+        return _name_and_arguments(call), end
     return None
 
 
@@ -131,3 +130,8 @@ def _marker_prefix_length(text: str) -> int:
         if CALL_OPEN.startswith(text[-size:]) or INLINE_OPEN.startswith(text[-size:]):
             return size
     return 0
+
+
+def _name_and_arguments(call: dict) -> tuple[str, str]:
+    """A parsed call as the API returns it: the arguments object as a JSON string."""
+    return call["name"], json.dumps(call["arguments"], ensure_ascii=False)
