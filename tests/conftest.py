@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -125,3 +126,22 @@ def aclient(server: Server) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
         base_url=server.vertex_base, api_key="any", max_retries=0, timeout=300
     )
+
+
+def ledger(server: Server) -> list[sqlite3.Row]:
+    """The usage ledger's rows, read as any other reader of the state database would."""
+    with sqlite3.connect(server.data_dir / "openvertex.db") as db:
+        db.row_factory = sqlite3.Row
+        return db.execute("SELECT * FROM usage ORDER BY at").fetchall()
+
+
+def openvertex_cli(server: Server, *args: str) -> str:
+    """Run an `openvertex` command against the server's data dir; its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "openvertex", *args, "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout

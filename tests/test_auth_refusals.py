@@ -12,8 +12,6 @@ import hmac
 import json
 import re
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ import jwt
 import openai
 import pytest
 from conftest import LOCATION, MODEL, Server
+from conftest import openvertex_cli as cli
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth.exceptions import RefreshError
@@ -39,18 +38,6 @@ DROP = object()  # a claim override that removes the claim
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def cli(server: Server, *args: str) -> str:
-    """Run `openvertex ...` on the server's data dir; returns stdout."""
-    done = subprocess.run(
-        [sys.executable, "-m", "openvertex", *args, "--data-dir", str(server.data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def new_project() -> str:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openvertex.config import Settings, load_settings
+from openvertex.store.base import ProjectQuota
 from openvertex.store.sqlite import SQLiteStore
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -112,12 +113,19 @@ def serve(
     public_url: Annotated[
         str | None, typer.Option(help="URL clients use to reach this server (token_uri).")
     ] = None,
+    queue: Annotated[
+        int | None, typer.Option(help="Requests that may wait for a slot; more get 429.")
+    ] = None,
+    grace: Annotated[
+        float | None, typer.Option(help="Seconds in-flight requests get to finish on SIGTERM.")
+    ] = None,
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="Accept any caller. Development only; loopback only.")
     ] = False,
 ) -> None:
     """Start the server."""
     from openvertex.app import create_app
+    from openvertex.serving.draining import DrainingServer
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(
@@ -130,6 +138,8 @@ def serve(
         context=context,
         threads=threads,
         public_url=public_url,
+        queue=queue,
+        grace_seconds=grace,
         auth=False if no_auth else None,
     )
     if not settings.auth and not _is_loopback(settings.host):
@@ -155,7 +165,8 @@ def serve(
             "[bold red]WARNING: authentication is OFF (--no-auth): any caller is accepted.[/]"
         )
     console.print(f"  base_url = {vertex}")
-    uvicorn.run(application, host=settings.host, port=settings.port, access_log=False)
+    config = uvicorn.Config(application, host=settings.host, port=settings.port, access_log=False)
+    DrainingServer(config, application.state.drain).run()
 
 
 @keys_app.command("create")
@@ -266,3 +277,66 @@ def projects_grant(
     """Let another project's service account call PROJECT."""
     _store(_settings(config, data_dir=data_dir)).grant(project, email)
     console.print(f"{email} may now call project {project}")
+
+
+@projects_app.command("set-quota")
+def projects_set_quota(
+    project: str,
+    rpm: Annotated[
+        int | None, typer.Option(min=0, help="Requests per minute; 0 for no limit.")
+    ] = None,
+    tpm: Annotated[
+        int | None, typer.Option(min=0, help="Tokens per minute; 0 for no limit.")
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set PROJECT's requests and tokens per minute; a running server applies it at once."""
+    store = _store(_settings(config, data_dir=data_dir))
+    current = store.get_quota(project)
+    quota = ProjectQuota(
+        project,
+        rpm if rpm is not None else current.rpm if current else None,
+        tpm if tpm is not None else current.tpm if current else None,
+    )
+    store.set_quota(quota)
+    shown = [f"{name} {value}" for name, value in (("rpm", quota.rpm), ("tpm", quota.tpm))]
+    console.print(f"Quota for {project}: " + ", ".join(shown).replace("None", "default"))
+
+
+def _since(text: str | None) -> float | None:
+    """`30m`, `2h`, `7d` ago, or an ISO date or time (UTC unless it says otherwise)."""
+    if text is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units and text[:-1].isdigit():
+        return time.time() - int(text[:-1]) * units[text[-1]]
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] --since takes 30m, 2h, 7d or an ISO date, not {text!r}")
+        raise typer.Exit(2) from exc
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+@app.command()
+def usage(
+    project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only requests since: 30m, 2h, 7d, or an ISO date.")
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The usage ledger: requests and tokens by project, caller and model."""
+    totals = _store(_settings(config, data_dir=data_dir)).usage_totals(project, _since(since))
+    table = Table(
+        "project", "principal", "model", "requests", "errors",
+        "prompt tokens", "completion tokens", "reasoning tokens", "mean latency ms",
+    )  # fmt: skip
+    for t in totals:
+        counts = (t.requests, t.errors, t.prompt_tokens, t.completion_tokens, t.reasoning_tokens)
+        table.add_row(
+            t.project, t.principal, t.model, *map(str, counts), f"{t.mean_latency_ms:.0f}"
+        )
+    console.print(table)

@@ -61,6 +61,22 @@ class Settings(BaseSettings):
         "although they are private",
     )
 
+    queue: int = Field(
+        default=32, ge=0, description="requests that may wait for a slot; more get a fast 429"
+    )
+    grace_seconds: float = Field(
+        default=30, ge=0, description="on SIGTERM, how long in-flight requests may finish"
+    )
+    default_rpm: int = Field(
+        default=1200, ge=0, description="requests per minute per project, 0 for no limit"
+    )
+    default_tpm: int = Field(
+        default=4_000_000, ge=0, description="tokens per minute per project, 0 for no limit"
+    )
+    quota_window_seconds: float = Field(
+        default=60, gt=0, description="the quota window: a minute, as on Vertex (tests shorten it)"
+    )
+
     @field_validator("image_url_allowlist")
     @classmethod
     def _allowlist(cls, entries: list[str]) -> list[str]:

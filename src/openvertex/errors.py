@@ -45,3 +45,13 @@ class Unavailable(OpenVertexError):
 
 class Internal(OpenVertexError):
     pass
+
+
+class ResourceExhausted(OpenVertexError):
+    """Over a quota or over capacity: the client should come back after `retry_after` s."""
+
+    code, status, type = 429, "RESOURCE_EXHAUSTED", "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after: int, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after

@@ -15,12 +15,15 @@ from fastapi.responses import JSONResponse
 
 from openvertex.api.body import parse_body
 from openvertex.api.deps import CurrentPrincipal
+from openvertex.api.openapi import CHAT_DOCS
 from openvertex.api.sse import sse_response
 from openvertex.core.assemble import ReplyMeta, to_chunks, to_completion
 from openvertex.core.chat_request import ChatCompletionRequest, to_generation_request
 from openvertex.core.choices import generate_choices
 from openvertex.core.request import ChoiceEvent
 from openvertex.errors import Unavailable
+from openvertex.serving.metering import metered
+from openvertex.serving.record import RequestRecord
 
 VERTEX_PREFIX = "/v1/projects/{project}/locations/{location}/endpoints/openapi"
 BUDGET_HEADER = "x-openvertex-thinking-budget"
@@ -28,14 +31,20 @@ BUDGET_HEADER = "x-openvertex-thinking-budget"
 router = APIRouter()
 
 
-@router.post("/v1/chat/completions")
-@router.post(VERTEX_PREFIX + "/chat/completions")
-async def chat_completions(request: Request, _: CurrentPrincipal) -> Any:
-    body = await parse_body(request, ChatCompletionRequest)
+@router.post("/v1/chat/completions", **CHAT_DOCS)
+@router.post(VERTEX_PREFIX + "/chat/completions", **CHAT_DOCS)
+async def chat_completions(request: Request, principal: CurrentPrincipal) -> Any:
     state = request.app.state
+    record: RequestRecord = request.state.record
+    record.project, record.principal = principal.project, principal.subject
+    body = await parse_body(request, ChatCompletionRequest)
+    record.model = body.model
     engine = state.registry.resolve(body.model)
     if not engine.ready:
         raise Unavailable("The model is not loaded yet; retry in a moment.")
+    state.quotas.admit(principal.project)
+    # Slots (one per choice) held until the reply ends, or a fast 429.
+    await state.admission.enter(record, choices=body.n or 1)
     extraction = None
     if state.media is not None and "image" not in engine.info.input_modalities:
         body, extraction = await state.media.to_text(body)  # a text model: describe media
@@ -56,7 +65,7 @@ async def chat_completions(request: Request, _: CurrentPrincipal) -> Any:
     thinking = generation.thinking
     # The budget the engine was given; absent when the model's default applies.
     headers = {} if thinking.budget is None else {BUDGET_HEADER: str(thinking.budget)}
-    events = generate_choices(engine, generation)
+    events = metered(state.drain.cut(generate_choices(engine, generation)), record)
 
     if body.stream:
         # Wait for the first event so that a refused prompt still gets a 4xx status.

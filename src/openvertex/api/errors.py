@@ -15,8 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from openvertex.api.request_ids import REQUEST_ID
-from openvertex.errors import OpenVertexError
+from openvertex.api.lifecycle import REQUEST_ID
+from openvertex.errors import OpenVertexError, ResourceExhausted
 
 log = logging.getLogger("openvertex")
 
@@ -117,6 +117,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OpenVertexError)
     async def _ours(_: Request, exc: OpenVertexError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.code == 401 else None
+        if isinstance(exc, ResourceExhausted):  # the openai SDK's retry waits this long
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(body_of(exc), status_code=exc.code, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -17,6 +17,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
+    if request.app.state.drain.started:  # load balancers stop sending work here
+        return JSONResponse(error_body(503, "The server is shutting down."), status_code=503)
     if request.app.state.engine.ready:
         return JSONResponse({"status": "ready"})
     return JSONResponse(error_body(503, "The model is not loaded."), status_code=503)

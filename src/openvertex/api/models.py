@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 
 from openvertex.api.chat import VERTEX_PREFIX
 from openvertex.api.deps import CurrentPrincipal
+from openvertex.api.openapi import MODEL_DOCS, MODELS_DOCS
 
 router = APIRouter()
 
@@ -43,13 +44,13 @@ def _card(request: Request, model_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/models")
-@router.get(VERTEX_PREFIX + "/models")
+@router.get("/v1/models", **MODELS_DOCS)
+@router.get(VERTEX_PREFIX + "/models", **MODELS_DOCS)
 async def list_models(request: Request, _: CurrentPrincipal) -> dict[str, Any]:
     return {"object": "list", "data": [_card(request, i) for i in request.app.state.registry.ids]}
 
 
-@router.get("/v1/models/{model_id:path}")
-@router.get(VERTEX_PREFIX + "/models/{model_id:path}")
+@router.get("/v1/models/{model_id:path}", **MODEL_DOCS)
+@router.get(VERTEX_PREFIX + "/models/{model_id:path}", **MODEL_DOCS)
 async def get_model(model_id: str, request: Request, _: CurrentPrincipal) -> dict[str, Any]:
     return _card(request, request.app.state.registry.find_id(model_id))

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from openvertex.api.openapi import TOKEN_DOCS
 from openvertex.auth.assertion import InvalidGrant, verify_assertion
 from openvertex.auth.credentials import issue_access_token
 from openvertex.auth.service_accounts import GOOGLE_TOKEN_URI
@@ -26,7 +27,7 @@ def _oauth_error(error: str, description: str) -> JSONResponse:
     return JSONResponse(body, status_code=400, headers=_NO_STORE)
 
 
-@router.post("/token")
+@router.post("/token", **TOKEN_DOCS)
 async def token(request: Request) -> JSONResponse:
     state = request.app.state
     form = parse_qs((await request.body()).decode("utf-8", "replace"))

@@ -207,7 +207,8 @@ class ChatCompletionRequest(_Wire):
         top = self.google
         if nested is None or top is None:
             return top or nested or GoogleExtras()
-        return nested.model_copy(update=top.model_dump(exclude_unset=True))
+        # Top-level fields win; copied as models (model_copy does not validate a dump).
+        return nested.model_copy(update={name: getattr(top, name) for name in top.model_fields_set})
 
 
 _ROLES: dict[str, Role] = {

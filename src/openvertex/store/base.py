@@ -39,6 +39,46 @@ class ApiKey:
     revoked_at: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One answered chat request, as the ledger keeps it."""
+
+    at: float
+    request_id: str
+    project: str
+    principal: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    latency_ms: float
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotal:
+    """The ledger summed over one project, principal and model."""
+
+    project: str
+    principal: str
+    model: str
+    requests: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    mean_latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectQuota:
+    """A project's own limits; None keeps the server's default."""
+
+    project: str
+    rpm: int | None
+    tpm: int | None
+
+
 class Store(Protocol):
     def add_key(self, key: ServiceAccountKey) -> None: ...
     def get_key(self, key_id: str) -> ServiceAccountKey | None: ...
@@ -55,5 +95,13 @@ class Store(Protocol):
 
     def grant(self, project: str, email: str) -> None: ...
     def is_granted(self, project: str, email: str) -> bool: ...
+
+    def record_usage(self, record: UsageRecord) -> None: ...
+    def usage_totals(
+        self, project: str | None = None, since: float | None = None
+    ) -> list[UsageTotal]: ...
+
+    def set_quota(self, quota: ProjectQuota) -> None: ...
+    def get_quota(self, project: str) -> ProjectQuota | None: ...
 
     def close(self) -> None: ...

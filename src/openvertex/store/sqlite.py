@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import astuple
 from pathlib import Path
 
-from openvertex.store.base import ApiKey, ServiceAccountKey, TokenGrant
+from openvertex.store.base import (
+    ApiKey,
+    ProjectQuota,
+    ServiceAccountKey,
+    TokenGrant,
+    UsageRecord,
+    UsageTotal,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS service_account_keys (
@@ -38,6 +46,24 @@ CREATE TABLE IF NOT EXISTS project_grants (
     email TEXT NOT NULL,
     PRIMARY KEY (project, email)
 );
+CREATE TABLE IF NOT EXISTS usage (
+    at REAL NOT NULL,
+    request_id TEXT NOT NULL,
+    project TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    model TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    status INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_by_project ON usage (project, at);
+CREATE TABLE IF NOT EXISTS project_quotas (
+    project TEXT PRIMARY KEY,
+    rpm INTEGER,
+    tpm INTEGER
+);
 """
 
 
@@ -47,6 +73,9 @@ class SQLiteStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # WAL with NORMAL sync: a committed row survives the process being killed
+        # (only a power cut can lose the last commits), at a fraction of FULL's cost.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 
@@ -140,6 +169,37 @@ class SQLiteStore:
             "SELECT 1 FROM project_grants WHERE project = ? AND email = ?", project, email
         ).fetchone()
         return row is not None
+
+    def record_usage(self, record: UsageRecord) -> None:
+        self._run("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", *astuple(record))
+
+    def usage_totals(
+        self, project: str | None = None, since: float | None = None
+    ) -> list[UsageTotal]:
+        rows = self._run(
+            "SELECT project, principal, model, COUNT(*), SUM(status >= 400),"
+            " SUM(prompt_tokens), SUM(completion_tokens), SUM(reasoning_tokens), AVG(latency_ms)"
+            " FROM usage WHERE (? IS NULL OR project = ?) AND (? IS NULL OR at >= ?)"
+            " GROUP BY project, principal, model ORDER BY project, principal, model",
+            project,
+            project,
+            since,
+            since,
+        ).fetchall()
+        return [UsageTotal(*row) for row in rows]
+
+    def set_quota(self, quota: ProjectQuota) -> None:
+        self._run(
+            "INSERT INTO project_quotas VALUES (?, ?, ?) ON CONFLICT (project)"
+            " DO UPDATE SET rpm = excluded.rpm, tpm = excluded.tpm",
+            quota.project,
+            quota.rpm,
+            quota.tpm,
+        )
+
+    def get_quota(self, project: str) -> ProjectQuota | None:
+        row = self._run("SELECT * FROM project_quotas WHERE project = ?", project).fetchone()
+        return ProjectQuota(*row) if row else None
 
     def close(self) -> None:
         with self._lock:

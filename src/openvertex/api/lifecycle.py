@@ -1,31 +1,32 @@
-"""A request id on every response, in every error body and in one JSON access-log line.
+"""Each request's beginning and end: its id, its record, and what is told when it ends.
 
 The id is the caller's `x-request-id` when it is a plain token (so ids can follow a
-request across services), else a new one. The log line holds what is needed to
-trace a request (method, path, status, time taken), never credentials or contents.
+request across services), else a new one; every response carries it. The record
+(`request.state.record`) is filled in by the route and the metering tap; once the
+response is over (a stream's last byte, an error, or the client gone) it is
+handed to `finish`, which feeds the access log, metrics, quotas and the ledger.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 import secrets
-import time
+from collections.abc import Callable
 from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openvertex.serving.record import RequestRecord
 
 HEADER = "x-request-id"
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 _ACCEPTED = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
-access_log = logging.getLogger("openvertex.access")
 
-
-class RequestIds:
-    def __init__(self, app: ASGIApp) -> None:
+class RequestLifecycle:
+    def __init__(self, app: ASGIApp, finish: Callable[[RequestRecord], None]) -> None:
         self.app = app
+        self.finish = finish
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,14 +34,13 @@ class RequestIds:
             return
         given = dict(scope["headers"]).get(HEADER.encode(), b"").decode("latin-1")
         request_id = given if _ACCEPTED.match(given) else f"req_{secrets.token_hex(12)}"
+        record = RequestRecord(request_id, scope["method"], scope["path"])
+        scope.setdefault("state", {})["record"] = record
         token = REQUEST_ID.set(request_id)
-        started = time.perf_counter()
-        status = 500  # what the client sees if the app fails before answering
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                record.status = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
                     (HEADER.encode(), request_id.encode()),
@@ -51,14 +51,7 @@ class RequestIds:
             await self.app(scope, receive, send_with_id)
         finally:
             REQUEST_ID.reset(token)
-            access_log.info(
-                json.dumps(
-                    {
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 1),
-                    }
-                )
-            )
+            if route := scope.get("route"):
+                record.route = route.path
+            record.end()
+            self.finish(record)

@@ -1,0 +1,17 @@
+"""`GET /metrics`: Prometheus' text format, for a scraper on the operator's network.
+
+Like vLLM's and llama.cpp's, it is not behind auth: it holds counts and token
+totals per project, never contents or credentials.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Holding up under load: admission, quotas, metering and draining, around the engine."""

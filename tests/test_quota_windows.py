@@ -1,0 +1,59 @@
+"""Quota windows in process, on a hand-moved clock: when they refuse, and for how long."""
+
+from __future__ import annotations
+
+import pytest
+
+from openvertex.errors import ResourceExhausted
+from openvertex.serving.quotas import Quota, Quotas
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _quotas(clock: Clock, rpm: int = 0, tpm: int = 0) -> Quotas:
+    return Quotas(lambda project: Quota(rpm=rpm, tpm=tpm), window_s=60, clock=clock)
+
+
+def test_rpm_refuses_until_the_oldest_request_leaves_the_minute() -> None:
+    clock = Clock()
+    quotas = _quotas(clock, rpm=2)
+    quotas.admit("p")
+    clock.now += 20
+    quotas.admit("p")
+    with pytest.raises(ResourceExhausted) as refused:
+        quotas.admit("p")
+    assert refused.value.retry_after == 40  # the first request leaves the window at +60
+    assert refused.value.reason == "RATE_LIMIT_EXCEEDED"
+    assert "2 requests per minute" in refused.value.message
+    quotas.admit("other")  # projects are counted apart
+    clock.now += 40
+    quotas.admit("p")
+
+
+def test_tpm_refuses_while_the_window_holds_the_quota() -> None:
+    clock = Clock()
+    quotas = _quotas(clock, tpm=100)
+    quotas.admit("p")
+    quotas.charge("p", 70)
+    clock.now += 30
+    quotas.admit("p")  # 70 < 100: still room
+    quotas.charge("p", 50)
+    with pytest.raises(ResourceExhausted) as refused:
+        quotas.admit("p")
+    # Once the first charge (70) leaves at +60, 50 remain: under the quota again.
+    assert refused.value.retry_after == 30
+    clock.now += 30
+    quotas.admit("p")
+
+
+def test_zero_means_no_limit() -> None:
+    quotas = _quotas(Clock())
+    for _ in range(1000):
+        quotas.admit("p")
+        quotas.charge("p", 10_000)
