@@ -57,3 +57,24 @@ def test_zero_means_no_limit() -> None:
     for _ in range(1000):
         quotas.admit("p")
         quotas.charge("p", 10_000)
+
+
+def test_a_lowered_rpm_waits_for_enough_requests_to_leave() -> None:
+    clock = Clock()
+    quotas = _quotas(clock, rpm=3)
+    for _ in range(3):
+        quotas.admit("p")
+        clock.now += 10
+    quotas._quota_for = lambda project: Quota(rpm=1, tpm=0)  # as `set-quota` lowers it
+    with pytest.raises(ResourceExhausted) as refused:
+        quotas.admit("p")
+    assert refused.value.retry_after == 50  # when the newest of the three leaves, at +80
+    clock.now += 50
+    quotas.admit("p")
+
+
+def test_a_refund_gives_back_the_request() -> None:
+    quotas = _quotas(Clock(), rpm=1)
+    quotas.admit("p")
+    quotas.refund("p")  # e.g. the queue was full after all
+    quotas.admit("p")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MODEL, Server, start_server
+from conftest import MODEL, Server, ledger, start_server
 
 
 def _stream(server: Server, max_tokens: int, lines: list[str], started: threading.Event) -> None:
@@ -61,3 +62,31 @@ def test_a_stream_past_the_grace_period_ends_with_an_error_event(tmp_path: Path)
     last = json.loads(lines[-1].removeprefix("data: "))
     assert last["error"]["code"] == 503 and "grace period" in last["error"]["message"]
     assert len(lines) > 3  # it streamed until the deadline, then said why it stopped
+
+
+def test_a_request_still_queued_at_the_deadline_gets_a_503(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "--no-auth", "--grace", "1", "--parallel", "1")
+    lines: list[str] = []
+    started = threading.Event()
+    streaming = threading.Thread(target=_stream, args=(server, 4000, lines, started))
+    streaming.start()
+    assert started.wait(30)
+    queued: list[httpx.Response] = []
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+    waiter = threading.Thread(
+        target=lambda: queued.append(
+            httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=60)
+        )
+    )
+    waiter.start()
+    time.sleep(0.5)  # it waits behind the stream for the only slot
+    server.process.send_signal(signal.SIGTERM)
+    waiter.join(30)
+    streaming.join(30)
+    assert server.process.wait(30) == 0
+    assert queued[0].status_code == 503
+    assert "grace period" in queued[0].json()["error"]["message"]
+    assert json.loads(lines[-1].removeprefix("data: "))["error"]["code"] == 503
+    cut = [row for row in ledger(server) if row["status"] == 503]
+    assert len(cut) == 2  # both are in the ledger, the stream with the tokens it got
+    assert max(row["completion_tokens"] for row in cut) > 0

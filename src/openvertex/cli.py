@@ -125,7 +125,7 @@ def serve(
 ) -> None:
     """Start the server."""
     from openvertex.app import create_app
-    from openvertex.serving.draining import DrainingServer
+    from openvertex.server import DrainingServer
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(
@@ -300,8 +300,8 @@ def projects_set_quota(
         tpm if tpm is not None else current.tpm if current else None,
     )
     store.set_quota(quota)
-    shown = [f"{name} {value}" for name, value in (("rpm", quota.rpm), ("tpm", quota.tpm))]
-    console.print(f"Quota for {project}: " + ", ".join(shown).replace("None", "default"))
+    rpm_shown, tpm_shown = ("default" if v is None else v for v in (quota.rpm, quota.tpm))
+    console.print(f"Quota for {project}: rpm {rpm_shown}, tpm {tpm_shown}")
 
 
 def _since(text: str | None) -> float | None:

@@ -39,6 +39,12 @@ class NotFound(OpenVertexError):
     code, status, type = 404, "NOT_FOUND", "not_found_error"
 
 
+class ClientClosedRequest(OpenVertexError):
+    """The client went away before its answer; nobody reads this one, the ledger does."""
+
+    code, status, type = 499, "CANCELLED", "invalid_request_error"
+
+
 class Unavailable(OpenVertexError):
     code, status, type = 503, "UNAVAILABLE", "server_error"
 

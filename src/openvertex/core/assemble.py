@@ -12,6 +12,7 @@ or wrapped in `<tag>…</tag>`; in a stream each thought delta is flagged with
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from openai.types import CompletionUsage
@@ -55,7 +56,7 @@ class ReplyMeta:
     model: str
 
 
-class _UsageTotal:
+class UsageSum:
     """Usage over all choices: the prompt is counted once, completions per choice."""
 
     def __init__(self) -> None:
@@ -103,7 +104,7 @@ async def to_completion(
     calls: list[list[ToolCall]] = [[] for _ in range(n)]
     logprobs: list[list[dict] | None] = [None] * n
     finish: list[str] = ["stop"] * n
-    usage = _UsageTotal()
+    usage = UsageSum()
     async for item in events:
         event, i = item.event, item.index
         if isinstance(event, TextDelta):
@@ -222,30 +223,31 @@ async def to_chunks(
     role = ChoiceDelta(role="assistant", content="")
     yield chunk([ChunkChoice(index=i, delta=role, finish_reason=None) for i in range(request.n)])
     thinking_shown: set[int] = set()  # choices whose thought block is open
-    usage = _UsageTotal()
-    async for item in events:
-        event, i = item.event, item.index
-        if isinstance(event, ThoughtDelta):
-            if block is not None and event.text:
-                opening = "" if i in thinking_shown else block.opening
-                thinking_shown.add(i)
-                yield thought(i, opening + event.text)
-            continue
-        if i in thinking_shown and isinstance(event, TextDelta | ToolCall | Finish):
-            thinking_shown.discard(i)
-            yield thought(i, block.closing)  # type: ignore[union-attr]
-        if isinstance(event, TextDelta):
-            lp = ChunkLogprobs(content=event.logprobs, refusal=None) if event.logprobs else None
-            delta = ChoiceDelta(content=event.text)
-            yield chunk([ChunkChoice(index=i, delta=delta, finish_reason=None, logprobs=lp)])
-        elif isinstance(event, ToolCall):
-            for call_chunk in call_deltas(i, event):
-                yield call_chunk
-        elif isinstance(event, Usage):
-            usage.add(event)
-        elif isinstance(event, Finish):
-            reason = _finish_reason(event, legacy)
-            yield chunk([ChunkChoice(index=i, delta=ChoiceDelta(), finish_reason=reason)])
+    usage = UsageSum()
+    async with aclosing(events):  # closed with the stream, not left to the GC
+        async for item in events:
+            event, i = item.event, item.index
+            if isinstance(event, ThoughtDelta):
+                if block is not None and event.text:
+                    opening = "" if i in thinking_shown else block.opening
+                    thinking_shown.add(i)
+                    yield thought(i, opening + event.text)
+                continue
+            if i in thinking_shown and isinstance(event, TextDelta | ToolCall | Finish):
+                thinking_shown.discard(i)
+                yield thought(i, block.closing)  # type: ignore[union-attr]
+            if isinstance(event, TextDelta):
+                lp = ChunkLogprobs(content=event.logprobs, refusal=None) if event.logprobs else None
+                delta = ChoiceDelta(content=event.text)
+                yield chunk([ChunkChoice(index=i, delta=delta, finish_reason=None, logprobs=lp)])
+            elif isinstance(event, ToolCall):
+                for call_chunk in call_deltas(i, event):
+                    yield call_chunk
+            elif isinstance(event, Usage):
+                usage.add(event)
+            elif isinstance(event, Finish):
+                reason = _finish_reason(event, legacy)
+                yield chunk([ChunkChoice(index=i, delta=ChoiceDelta(), finish_reason=reason)])
     if include_usage:
         yield chunk([], usage.to_openai())
 

@@ -73,6 +73,20 @@ class MediaReader:
             "the model reads the transcript",
         }
 
+    @staticmethod
+    def placeholders(body: ChatCompletionRequest) -> ChatCompletionRequest:
+        """`body` with each media part as a short text: to check the rest before reading them."""
+        from openvertex.core.chat_request import TextPart
+
+        def plain(content: Any) -> Any:
+            if not isinstance(content, list):
+                return content
+            return [p if isinstance(p, TextPart) else TextPart(type="text", text=f"[{p.type}]")
+                    for p in content]  # fmt: skip
+
+        messages = [m.model_copy(update={"content": plain(m.content)}) for m in body.messages]
+        return body.model_copy(update={"messages": messages})
+
     async def to_text(self, body: ChatCompletionRequest) -> tuple[ChatCompletionRequest, Any]:
         """`body` with every media part replaced by a text part saying what was found.
 

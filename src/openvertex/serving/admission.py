@@ -32,13 +32,24 @@ class Admission:
         self._hold_s = 1.0  # moving average of how long a request holds its slots
         metrics.slots.set(slots)
 
-    async def enter(self, record: RequestRecord, choices: int = 1) -> None:
-        """Wait for `choices` slots, held until `record` ends; or refuse when the queue is full."""
+    def check_room(self, choices: int = 1) -> None:
+        """Refuse now if a request could not even wait: called before its body is read too."""
         if self._drain.started:
             raise Unavailable("The server is shutting down; retry on another instance.")
+        if self._must_wait(min(choices, self.slots)) and len(self._waiting) >= self.queue:
+            self._metrics.rejected.labels("queue_full").inc()
+            raise ResourceExhausted(
+                f"The server is at capacity (all {self.slots} slots busy, "
+                f"{len(self._waiting)} requests waiting); retry shortly.",
+                retry_after=self._retry_after(),
+            )
+
+    async def enter(self, record: RequestRecord, choices: int = 1) -> None:
+        """Wait for `choices` slots, held until `record` ends; or refuse when the queue is full."""
+        self.check_room(choices)
         need = min(choices, self.slots)
         queued = time.perf_counter()
-        if self._waiting or self._free < need:
+        if self._must_wait(need):
             await self._wait_in_line(need)
         else:
             self._free -= need
@@ -53,14 +64,10 @@ class Admission:
 
         record.on_end(release)
 
+    def _must_wait(self, need: int) -> bool:
+        return bool(self._waiting) or self._free < need
+
     async def _wait_in_line(self, need: int) -> None:
-        if len(self._waiting) >= self.queue:
-            self._metrics.rejected.labels("queue_full").inc()
-            raise ResourceExhausted(
-                f"The server is at capacity (all {self.slots} slots busy, "
-                f"{len(self._waiting)} requests waiting); retry shortly.",
-                retry_after=self._retry_after(),
-            )
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((need, turn))
         self._metrics.queue_depth.set(len(self._waiting))

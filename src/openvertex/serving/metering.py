@@ -1,16 +1,20 @@
 """A tap on a reply's events: tokens, time to first token and how it ended.
 
 It sits on the same event stream the assembler reads, so JSON replies and
-streams are metered by one piece of code.
+streams are metered by one piece of code. A choice cut short (client gone,
+shutdown deadline) never gets its Usage event; its streamed pieces are counted
+instead, so a reply cannot dodge the ledger or a token quota by ending early.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
+from openvertex.core.assemble import UsageSum
 from openvertex.core.request import (
     ChoiceEvent,
     Finish,
@@ -26,30 +30,38 @@ _OUTPUT = (TextDelta, ThoughtDelta, ToolCall)
 
 
 async def metered(
-    events: AsyncIterator[ChoiceEvent], record: RequestRecord
+    events: AsyncIterator[ChoiceEvent], record: RequestRecord, choices: int
 ) -> AsyncIterator[ChoiceEvent]:
-    prompt = 0
-    begun: set[int] = set()
+    usage = UsageSum()
+    pieces: Counter[int] = Counter()  # output events per choice
+    reported: set[int] = set()  # choices that sent their Usage
     finished: set[int] = set()
-    async with aclosing(events):
-        try:
+    try:
+        async with aclosing(events):  # type: ignore[type-var]
             async for item in events:
                 event = item.event
-                begun.add(item.index)
-                if isinstance(event, Finish):
+                if isinstance(event, _OUTPUT):
+                    if record.first_token is None:
+                        record.first_token = time.perf_counter()
+                    pieces[item.index] += 1
+                elif isinstance(event, Usage):
+                    usage.add(event)
+                    reported.add(item.index)
+                elif isinstance(event, Finish):
                     finished.add(item.index)
-                elif isinstance(event, _OUTPUT) and record.first_token is None:
-                    record.first_token = time.perf_counter()
-                elif isinstance(event, Usage):  # the prompt is shared by all choices
-                    prompt = max(prompt, event.prompt_tokens)
-                    record.prompt_tokens = prompt
-                    record.completion_tokens += event.completion_tokens
-                    record.reasoning_tokens += event.reasoning_tokens
                 yield item
-        except OpenVertexError as exc:
-            record.stream_error = exc.code
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            if begun - finished:  # closed mid-reply, not just after the last Finish
-                record.stream_error = CLIENT_CLOSED
-            raise
+    except OpenVertexError as exc:
+        record.stream_error = exc.code
+        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        if len(finished) < choices:  # closed mid-reply, not just after the last Finish
+            record.stream_error = CLIENT_CLOSED
+        raise
+    except Exception:
+        record.stream_error = 500
+        raise
+    finally:
+        cut_short = sum(count for i, count in pieces.items() if i not in reported)
+        record.prompt_tokens = usage.prompt
+        record.completion_tokens = usage.completion + cut_short
+        record.reasoning_tokens = usage.reasoning

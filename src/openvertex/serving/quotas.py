@@ -60,11 +60,19 @@ class Quotas:
         window = self._window(project, now)
         quota = self._quota_for(project)
         if quota.rpm and len(window.requests) >= quota.rpm:
-            self._refuse("rpm", f"{quota.rpm} requests", project, window.requests[0] - now)
+            # Room comes when all but rpm - 1 of the window's requests have left it.
+            oldest_to_leave = window.requests[-quota.rpm]
+            self._refuse("rpm", f"{quota.rpm} requests", project, oldest_to_leave - now)
         if quota.tpm and window.tokens >= quota.tpm:
             room_at = self._room_at(window, quota)
             self._refuse("tpm", f"{quota.tpm} tokens", project, room_at - now)
         window.requests.append(now)
+
+    def refund(self, project: str) -> None:
+        """Uncount a request admitted here but then refused elsewhere (a full queue)."""
+        window = self._windows.get(project)
+        if window is not None and window.requests:
+            window.requests.pop()
 
     def charge(self, project: str, tokens: int) -> None:
         """Add the tokens a finished request used to its project's window."""
@@ -87,11 +95,11 @@ class Quotas:
     def _room_at(self, window: _Window, quota: Quota) -> float:
         """When enough charges leave the window to bring it under the token limit."""
         tokens = window.tokens
-        for at, charged in window.charges:
+        for at, charged in window.charges:  # never empty here: the window holds tokens
             tokens -= charged
             if tokens < quota.tpm:
                 return at
-        return self._clock()
+        raise AssertionError("a window over its token quota has charges")
 
     def _refuse(self, kind: str, limit: str, project: str, oldest_offset: float) -> None:
         if self._metrics is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from dataclasses import astuple
+from dataclasses import asdict
 from pathlib import Path
 
 from openvertex.store.base import (
@@ -171,7 +171,9 @@ class SQLiteStore:
         return row is not None
 
     def record_usage(self, record: UsageRecord) -> None:
-        self._run("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", *astuple(record))
+        row = asdict(record)
+        columns, marks = ", ".join(row), ", ".join("?" * len(row))
+        self._run(f"INSERT INTO usage ({columns}) VALUES ({marks})", *row.values())
 
     def usage_totals(
         self, project: str | None = None, since: float | None = None
