@@ -145,3 +145,17 @@ def openvertex_cli(server: Server, *args: str) -> str:
     )
     assert done.returncode == 0, done.stderr + done.stdout
     return done.stdout
+
+
+def metric_samples(server: Server) -> list:
+    """Every sample `/metrics` shows now, parsed as Prometheus would."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    reply = httpx.get(f"{server.url}/metrics", timeout=10)
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    return [s for family in text_string_to_metric_families(reply.text) for s in family.samples]
+
+
+def metric_value(samples: list, name: str, **labels: str) -> float:
+    """The sum of `name`'s samples whose labels include `labels`."""
+    return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())

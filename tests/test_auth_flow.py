@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 import uvicorn
-from conftest import free_port, start_server, stop_server
+from conftest import free_port, openvertex_cli, start_server, stop_server
 from google.oauth2 import service_account
 
 from openvertex.app import create_app
@@ -34,10 +34,7 @@ def test_first_run_prints_how_to_connect(auth_server):
 
 def test_keys_cli_create_list_revoke(auth_server, tmp_path):
     def cli(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "openvertex", *args, "--data-dir", str(auth_server.data_dir)],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+        return openvertex_cli(auth_server, *args)
 
     key_file = tmp_path / "key.json"
     cli("keys", "create", "--project", "cli-project", "--name", "robot-one",

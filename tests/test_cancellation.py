@@ -9,8 +9,15 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import MODEL, Server, ledger, start_server, stop_server
-from prometheus_client.parser import text_string_to_metric_families
+from conftest import (
+    MODEL,
+    Server,
+    ledger,
+    metric_samples,
+    metric_value,
+    start_server,
+    stop_server,
+)
 
 # A prompt and seed for which the model writes far past 3000 tokens.
 STORY = [{"role": "user", "content": "Write a long story about a dragon."}]
@@ -25,9 +32,7 @@ def one_slot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def _gauge(server: Server, name: str) -> float:
-    text = httpx.get(f"{server.url}/metrics", timeout=10).text
-    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
-    return next(s.value for s in samples if s.name == f"openvertex_{name}")
+    return metric_value(metric_samples(server), f"openvertex_{name}")
 
 
 def _within_a_second(server: Server, name: str, value: float) -> None:
