@@ -17,7 +17,7 @@ import time
 
 import xllamacpp
 
-from openvertex.engines.gguf_files import embedded_model_path
+from openvertex.engines.llamacpp.weights import embedded_model_path
 
 
 def build_params(port: int, parallel: int, threads: int, context: int) -> xllamacpp.CommonParams:

@@ -102,6 +102,40 @@ async def stream_chat(client: httpx.AsyncClient, url: str, body: dict[str, Any])
     return Stream(sent, first, done, usage["prompt_tokens"], usage["completion_tokens"])
 
 
+def generate_body(prompt: str, max_tokens: int) -> dict[str, Any]:
+    """`chat_body`'s request in Gemini's native shape (streamGenerateContent)."""
+    return {
+        "contents": [{"role": "user", "parts": [{"text": prompt}]}],
+        "generationConfig": {"maxOutputTokens": max_tokens, "temperature": 0, "seed": 42},
+    }
+
+
+async def stream_generate(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Stream:
+    """POST `:streamGenerateContent?alt=sse` and read it to the end, timed as `stream_chat`."""
+    sent = time.perf_counter()
+    first = done = 0.0
+    usage: dict[str, Any] = {}
+    async with client.stream("POST", url, json=body) as reply:
+        if reply.status_code != 200:
+            raise RuntimeError(f"{url}: HTTP {reply.status_code}: {(await reply.aread())[:300]!r}")
+        async for line in reply.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            chunk = json.loads(line[6:])
+            if "error" in chunk:
+                raise RuntimeError(f"{url}: {chunk['error']}")
+            for candidate in chunk.get("candidates") or []:
+                parts = (candidate.get("content") or {}).get("parts") or []
+                if not first and any(part.get("text") for part in parts):
+                    first = time.perf_counter()
+                if candidate.get("finishReason"):
+                    done = time.perf_counter()
+            usage = chunk.get("usageMetadata") or usage
+    if not (first and done and usage):
+        raise RuntimeError(f"{url}: stream without text, finishReason or usage")
+    return Stream(sent, first, done, usage["promptTokenCount"], usage["candidatesTokenCount"])
+
+
 async def concurrent(
     client: httpx.AsyncClient, url: str, body: dict[str, Any], n: int
 ) -> list[Stream]:

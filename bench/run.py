@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import platform
 import shutil
@@ -38,8 +37,10 @@ from measure import (
     chat_body,
     completion_rate,
     concurrent,
+    generate_body,
     median,
     stream_chat,
+    stream_generate,
     think,
 )
 from PIL import Image, ImageDraw, ImageFont
@@ -81,6 +82,8 @@ class Samples:
     constrained: list[float] = field(default_factory=list)  # decode tok/s under STORY_SCHEMA
     tool_call: list[float] = field(default_factory=list)  # tok/s, a required STORY_TOOL call
     unstreamed: list[float] = field(default_factory=list)  # tok/s, the same way, unconstrained
+    # 1-stream decode tok/s through each wire of the same server, interleaved
+    wires: dict[str, list[float]] = field(default_factory=lambda: {"openai": [], "gemini": []})
     tokens: set[tuple[int, int]] = field(default_factory=set)  # (prompt, completion), 1 stream
     startup_s: list[float] = field(default_factory=list)  # process start to ready
     thinking: dict[str, list[Thought]] = field(default_factory=lambda: {e: [] for e in EFFORTS})
@@ -119,8 +122,18 @@ async def measure_openvertex_only(
     (non-streamed, prompt cached: a call is sent whole once complete, so it has no
     first token to time decoding from).
     """
+    native = url.split("/v1/")[0] + (
+        "/v1beta1/projects/openvertex-local/locations/us-central1/publishers/google/models/"
+        "gemini-2.0-flash-001:streamGenerateContent?alt=sse"
+    )
     async with httpx.AsyncClient(timeout=600, headers=headers) as client:
         long = chat_body(LONG_PROMPT, cfg.max_tokens)
+        for _ in range(3):  # the same request through both wires, taking turns
+            out.wires["openai"].append((await stream_chat(client, url, long)).decode_rate)
+            generated = await stream_generate(
+                client, native, generate_body(LONG_PROMPT, cfg.max_tokens)
+            )
+            out.wires["gemini"].append(generated.decode_rate)
         tools = {"tools": [STORY_TOOL], "tool_choice": "required"}
         out.tool_call.append(await completion_rate(client, url, {**long, **tools}))
         out.unstreamed.append(await completion_rate(client, url, long))
@@ -188,6 +201,15 @@ def rows(s: dict[str, Samples]) -> list[tuple[str, str, str, str]]:
             "",
         )
     )
+    gemini, openai = median(ov.wires["gemini"]), median(ov.wires["openai"])
+    table.append(
+        (
+            "decode tok/s, 1 stream: generateContent / chat completions (same server)",
+            f"{gemini:.1f} / {openai:.1f} = {gemini / openai:.2f}",
+            "-",
+            "",
+        )
+    )
     cold, cached = schema_build_ms()
     table.append(
         ("JSON-schema grammar check+build, ms: cold / cached", f"{cold:.2f} / {cached:.3f}", "", "")
@@ -227,7 +249,7 @@ def thinking_rows(s: dict[str, Samples]) -> list[tuple[str, ...]]:
 
 def schema_build_ms() -> tuple[float, float]:
     """openvertex's schema check and grammar build, first time and from its cache."""
-    from openvertex.core import constraints
+    from openvertex.engines.llamacpp import grammar as constraints
 
     constraints._guided.cache_clear()
     times = []
@@ -253,11 +275,9 @@ def media_timings() -> tuple[str, str]:
         transcriber.load()
         clips = [
             decode_audio(
-                base64.b64encode(
-                    subprocess.run(
-                        ["espeak-ng", "-s", "130", "--stdout", text], capture_output=True
-                    ).stdout
-                ).decode(),
+                subprocess.run(
+                    ["espeak-ng", "-s", "130", "--stdout", text], capture_output=True
+                ).stdout,
                 "wav",
             )
             for text in SPOKEN

@@ -110,6 +110,29 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(srv)
 
 
+QWEN_MODELS = """
+[[models]]
+names = ["google/gemini-2.0-flash", "google/gemini-2.5-flash"]
+model = "qwen2.5-coder-0.5b"
+parallel = 2
+
+[[models]]
+names = ["google/gemini-2.0-flash-lite"]
+"""
+
+
+@pytest.fixture(scope="session")
+def qwen_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Two models in one server, auth on: the Qwen tier (Qwen2.5-Coder-0.5B) answers to
+    `gemini-2.0-flash` and `gemini-2.5-flash`, the embedded SmolLM2 to `gemini-2.0-flash-lite`."""
+    tmp = tmp_path_factory.mktemp("qwen")
+    config = tmp / "models.toml"
+    config.write_text(QWEN_MODELS)
+    srv = start_server(tmp, "--config", str(config))
+    yield srv
+    stop_server(srv)
+
+
 @pytest.fixture(scope="session")
 def client(server: Server) -> openai.OpenAI:
     """The SDK pointed at the Vertex-style URL, as the seed builds it."""

@@ -94,7 +94,7 @@ def clocked_server(tmp_path: Path, monkeypatch) -> Iterator[tuple[str, FakeClock
     app = create_app(settings, clock=clock)
     from openvertex.cli import _first_run_key  # the same first-run key `serve` makes
 
-    key_file = _first_run_key(settings, app.state.store)
+    key_file = _first_run_key(settings, app.state.context.store)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -63,7 +63,7 @@ def test_missing_model_file_exits_with_a_message(tmp_path):
 
 
 def test_any_gguf_path_is_served(tmp_path):
-    from openvertex.engines.gguf_files import embedded_model_path
+    from openvertex.engines.llamacpp.weights import embedded_model_path
 
     other = tmp_path / "my-model.gguf"
     other.symlink_to(embedded_model_path())

@@ -168,7 +168,7 @@ def test_media_off_says_text_only(tmp_path: Path) -> None:
             timeout=30,
         )
         error = assert_envelope(reply, 400)
-        assert "text only" in error["message"] and error["param"] == "messages[0].content"
+        assert "text only" in error["message"] and error["param"] == "messages[0].content[0]"
     finally:
         stop_server(server)
 

@@ -7,7 +7,7 @@ import openai
 import pytest
 from conftest import Server
 
-from openvertex.engines.gguf_files import embedded_model_path
+from openvertex.engines.llamacpp.weights import embedded_model_path
 
 SERVED = [
     "google/gemini-2.0-flash-001",

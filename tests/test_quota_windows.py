@@ -20,61 +20,61 @@ def _quotas(clock: Clock, rpm: int = 0, tpm: int = 0) -> Quotas:
     return Quotas(lambda project: Quota(rpm=rpm, tpm=tpm), window_s=60, clock=clock)
 
 
-def test_rpm_refuses_until_the_oldest_request_leaves_the_minute() -> None:
+async def test_rpm_refuses_until_the_oldest_request_leaves_the_minute() -> None:
     clock = Clock()
     quotas = _quotas(clock, rpm=2)
-    quotas.admit("p")
+    await quotas.admit("p")
     clock.now += 20
-    quotas.admit("p")
+    await quotas.admit("p")
     with pytest.raises(ResourceExhausted) as refused:
-        quotas.admit("p")
+        await quotas.admit("p")
     assert refused.value.retry_after == 40  # the first request leaves the window at +60
     assert refused.value.reason == "RATE_LIMIT_EXCEEDED"
     assert "2 requests per minute" in refused.value.message
-    quotas.admit("other")  # projects are counted apart
+    await quotas.admit("other")  # projects are counted apart
     clock.now += 40
-    quotas.admit("p")
+    await quotas.admit("p")
 
 
-def test_tpm_refuses_while_the_window_holds_the_quota() -> None:
+async def test_tpm_refuses_while_the_window_holds_the_quota() -> None:
     clock = Clock()
     quotas = _quotas(clock, tpm=100)
-    quotas.admit("p")
+    await quotas.admit("p")
     quotas.charge("p", 70)
     clock.now += 30
-    quotas.admit("p")  # 70 < 100: still room
+    await quotas.admit("p")  # 70 < 100: still room
     quotas.charge("p", 50)
     with pytest.raises(ResourceExhausted) as refused:
-        quotas.admit("p")
+        await quotas.admit("p")
     # Once the first charge (70) leaves at +60, 50 remain: under the quota again.
     assert refused.value.retry_after == 30
     clock.now += 30
-    quotas.admit("p")
+    await quotas.admit("p")
 
 
-def test_zero_means_no_limit() -> None:
+async def test_zero_means_no_limit() -> None:
     quotas = _quotas(Clock())
     for _ in range(1000):
-        quotas.admit("p")
+        await quotas.admit("p")
         quotas.charge("p", 10_000)
 
 
-def test_a_lowered_rpm_waits_for_enough_requests_to_leave() -> None:
+async def test_a_lowered_rpm_waits_for_enough_requests_to_leave() -> None:
     clock = Clock()
     quotas = _quotas(clock, rpm=3)
     for _ in range(3):
-        quotas.admit("p")
+        await quotas.admit("p")
         clock.now += 10
     quotas._quota_for = lambda project: Quota(rpm=1, tpm=0)  # as `set-quota` lowers it
     with pytest.raises(ResourceExhausted) as refused:
-        quotas.admit("p")
+        await quotas.admit("p")
     assert refused.value.retry_after == 50  # when the newest of the three leaves, at +80
     clock.now += 50
-    quotas.admit("p")
+    await quotas.admit("p")
 
 
-def test_a_refund_gives_back_the_request() -> None:
+async def test_a_refund_gives_back_the_request() -> None:
     quotas = _quotas(Clock(), rpm=1)
-    quotas.admit("p")
+    await quotas.admit("p")
     quotas.refund("p")  # e.g. the queue was full after all
-    quotas.admit("p")
+    await quotas.admit("p")

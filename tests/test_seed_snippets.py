@@ -127,3 +127,33 @@ def test_structured_output_snippet(auth_server):
         """,
     )
     assert re.fullmatch(r"name=.+ date=.+ participants=\[.*\]", out.strip()), out
+
+
+GENAI_SNIPPET = """
+from google import genai
+from google.genai import types
+
+client = genai.Client(
+    vertexai=True,
+    project="openvertex-local",
+    location="us-central1",
+    http_options=types.HttpOptions(base_url="{HOST}"),
+)
+response = client.models.generate_content(
+    model="gemini-2.0-flash-001",
+    contents="Explain to me how AI works",
+    config=types.GenerateContentConfig(system_instruction="You are a helpful assistant."),
+)
+print(response.text)
+"""
+
+
+def test_readme_genai_snippet(auth_server):
+    """The seed's first example rewritten for google-genai, as the README gives it."""
+    script = GENAI_SNIPPET.replace("{HOST}", auth_server.url)
+    env = {**os.environ, "GOOGLE_APPLICATION_CREDENTIALS": str(auth_server.default_key_file)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip()) > 40

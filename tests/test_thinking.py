@@ -16,7 +16,7 @@ import pytest
 from conftest import start_server, stop_server
 from pydantic import BaseModel
 
-from openvertex.engines.thinking import PROMPTED, markers_for
+from openvertex.engines.llamacpp.thinking import PROMPTED, markers_for
 
 MODEL = "google/gemini-2.5-flash"
 QUESTION = [{"role": "user", "content": "Name a colour of the sky, and say why."}]

@@ -2,18 +2,16 @@
 
 SmolLM2 was not trained to call tools and answers the seed's `auto` request in
 text; Qwen was, so the seed's function-calling snippet runs against a server
-started with `--model qwen2.5-coder-0.5b`, unchanged but for the host.
+whose `gemini-2.0-flash` is Qwen (conftest's `qwen_server`), unchanged but for the host.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import openai
-import pytest
-from conftest import Server, start_server, stop_server
+from conftest import Server
 from test_auth_refusals import google_token
 from test_seed_snippets import run_snippet
 from test_tools import PROMPTS, SCHEMAS, TOOLS
@@ -48,15 +46,6 @@ response = client.chat.completions.create(
 )
 print(response)
 """
-
-
-@pytest.fixture(scope="module")
-def qwen_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(
-        tmp_path_factory.mktemp("qwen"), "--model", "qwen2.5-coder-0.5b", "--parallel", "2"
-    )
-    yield srv
-    stop_server(srv)
 
 
 def test_seed_function_calling_snippet(qwen_server: Server) -> None:

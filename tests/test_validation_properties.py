@@ -2,7 +2,8 @@
 either accepted or refused with a 4xx, never an unexpected exception (a 500).
 
 The chat route runs `ChatCompletionRequest.model_validate_json` then
-`to_generation_request`; a refusal must be a pydantic `ValidationError` (turned
+`to_generation_request`, and the engine compiles the request's intent before any
+quota or slot; a refusal must be a pydantic `ValidationError` (turned
 into a 400 by the error handler, whose message builder must not fail either) or
 one of our own 4xx errors.
 """
@@ -17,8 +18,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from openvertex.api.errors import _validation_message
-from openvertex.core.chat_request import ChatCompletionRequest, to_generation_request
+from openvertex.api.openai.request import ChatCompletionRequest, to_generation_request
 from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS
+from openvertex.engines.llamacpp.output import reply_grammar
 from openvertex.errors import OpenVertexError
 
 PROPERTIES = settings(
@@ -200,25 +202,23 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
     return request
 
 
-def _validate(raw: str | bytes | dict[str, Any], tools_supported: bool) -> None:
-    """What the chat route does with a body before it reaches an engine."""
+def _validate(raw: str | bytes | dict[str, Any]) -> None:
+    """What the chat route does with a body before it reaches the service."""
     if isinstance(raw, dict):
         body = ChatCompletionRequest.model_validate(raw)
     else:
         body = ChatCompletionRequest.model_validate_json(raw)
-    to_generation_request(
-        body,
-        temperature=1.0,
-        top_p=0.95,
-        effort_budgets=DEFAULT_EFFORT_BUDGETS,
-        tools_supported=tools_supported,
+    request = to_generation_request(
+        body, temperature=1.0, top_p=0.95, effort_budgets=DEFAULT_EFFORT_BUDGETS
     )
+    # What the llama.cpp engine compiles before any quota or slot (Engine.check).
+    reply_grammar(request)
 
 
-def _refused_properly(raw: str | bytes | dict[str, Any], tools_supported: bool = True) -> None:
+def _refused_properly(raw: str | bytes | dict[str, Any]) -> None:
     """Accepted, or refused with a 4xx; a ValidationError must also make a message."""
     try:
-        _validate(raw, tools_supported)
+        _validate(raw)
     except ValidationError as exc:
         message, param = _validation_message(exc.errors(include_url=False))
         assert message and isinstance(message, str)
@@ -243,7 +243,7 @@ def test_any_bytes_are_accepted_or_refused_with_a_4xx(raw: bytes | str) -> None:
 
 
 @settings(PROPERTIES, max_examples=600)
-@given(requests(), st.booleans())
+@given(requests())
 @example(  # found by this test: `google` and `extra_body.google` together gave a 500
     {
         "model": "google/gemini-2.0-flash-001",
@@ -251,12 +251,9 @@ def test_any_bytes_are_accepted_or_refused_with_a_4xx(raw: bytes | str) -> None:
         "google": {"thinking_config": {"thinking_budget": 0}},
         "extra_body": {"google": {}},
     },
-    True,
 )
-def test_near_valid_requests_are_accepted_or_refused_with_a_4xx(
-    request: dict[str, Any], tools_supported: bool
-) -> None:
-    _refused_properly(json.dumps(request), tools_supported)
+def test_near_valid_requests_are_accepted_or_refused_with_a_4xx(request: dict[str, Any]) -> None:
+    _refused_properly(json.dumps(request))
 
 
 @settings(PROPERTIES, max_examples=300)

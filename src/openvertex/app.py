@@ -1,32 +1,37 @@
-"""The FastAPI application: routes, error handlers, and the engine's lifetime."""
+"""The FastAPI application: the parts built from settings, the routes of both wires, lifetimes."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from openvertex import __version__
-from openvertex.api import chat, health, models, token
+from openvertex.api import health, token
 from openvertex.api import metrics as metrics_route
+from openvertex.api.context import AppContext
 from openvertex.api.errors import install_error_handlers
+from openvertex.api.gemini import routes as gemini
 from openvertex.api.lifecycle import RequestLifecycle
 from openvertex.api.limits import BodySizeLimit
+from openvertex.api.openai import chat, models
 from openvertex.api.openapi import install as install_openapi
 from openvertex.config import Settings
 from openvertex.engines.base import Engine
-from openvertex.engines.gguf_files import resolve_model_path
 from openvertex.engines.llamacpp import LlamaCppEngine
+from openvertex.engines.llamacpp.weights import resolve_model_path
 from openvertex.media.cascade import MediaLimits, MediaReader
-from openvertex.registry import ModelRegistry
 from openvertex.serving.admission import Admission
 from openvertex.serving.draining import Drain
 from openvertex.serving.quotas import Quota, Quotas
 from openvertex.serving.record import RequestRecord
-from openvertex.store.base import Store
+from openvertex.serving.registry import ModelRegistry, ServedModel
+from openvertex.serving.service import GenerationService
+from openvertex.store.base import Store, UsageRecord
 from openvertex.store.sqlite import SQLiteStore
 from openvertex.telemetry import Metrics, access_line
 
@@ -34,13 +39,23 @@ log = logging.getLogger("openvertex")
 access_log = logging.getLogger("openvertex.access")
 
 
-def build_engine(settings: Settings) -> Engine:
-    return LlamaCppEngine(
-        resolve_model_path(settings.model, settings.data_dir),
-        parallel=settings.parallel,
-        context_per_slot=settings.context,
-        threads=settings.threads,
-    )
+def build_registry(settings: Settings, metrics: Metrics, drain: Drain) -> ModelRegistry:
+    """One engine per `[[models]]` entry (one in all by default), each with its own slots."""
+    served = []
+    for entry in settings.engines:
+        parallel = entry.parallel or settings.parallel
+        engine: Engine = LlamaCppEngine(
+            resolve_model_path(entry.model, settings.data_dir),
+            parallel=parallel,
+            context_per_slot=entry.context or settings.context,
+            threads=settings.threads,
+        )
+        admission = Admission(parallel, settings.queue, metrics, drain)
+        for name in entry.names:
+            tools = name not in settings.models_without_tools
+            budgets = settings.effort_budgets_for(name)
+            served.append(ServedModel(name, engine, admission, budgets, tools))
+    return ModelRegistry(served)
 
 
 def build_media_reader(settings: Settings) -> MediaReader:
@@ -63,17 +78,22 @@ def build_quotas(settings: Settings, store: Store, metrics: Metrics) -> Quotas:
     return Quotas(quota_for, window_s=settings.quota_window_seconds, metrics=metrics)
 
 
-def create_app(
-    settings: Settings,
-    engine: Engine | None = None,
-    clock: Callable[[], float] = time.time,
-) -> FastAPI:
+def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> FastAPI:
     """The app; `clock` is injectable so tests can expire tokens without waiting."""
-    engine = engine or build_engine(settings)
     store = SQLiteStore(settings.database)
     metrics = Metrics()
     drain = Drain(settings.grace_seconds)
     quotas = build_quotas(settings, store, metrics)
+    registry = build_registry(settings, metrics, drain)
+    media = build_media_reader(settings) if settings.media else None
+    service = GenerationService(registry, quotas, drain, media)
+    ledger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")  # in order, off-loop
+
+    def write_usage(row: UsageRecord) -> None:
+        try:
+            store.record_usage(row)
+        except Exception:
+            log.exception("could not write the usage ledger")
 
     def finish(record: RequestRecord) -> None:
         """A request is over: log it, count it, and bill its project."""
@@ -81,40 +101,36 @@ def create_app(
         metrics.observe(record)
         if record.project is not None:
             quotas.charge(record.project, record.prompt_tokens + record.completion_tokens)
-            try:
-                store.record_usage(record.to_usage())
-            except Exception:
-                log.exception("could not write the usage ledger")
+            ledger.submit(write_usage, record.to_usage())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        await engine.start()
-        info = engine.info
-        log.info(
-            "loaded %s on %s in %.1f s", info.model, info.backend, time.perf_counter() - started
-        )
+        for engine, _ in registry.engines:
+            started = time.perf_counter()
+            await engine.start()
+            caps = engine.capabilities
+            took = time.perf_counter() - started
+            log.info("loaded %s on %s in %.1f s", caps.weights, caps.backend, took)
         yield
-        await engine.close()
+        for engine, _ in registry.engines:
+            await engine.close()
+        ledger.shutdown(wait=True)  # every row of a finished request is written
         store.close()
 
     app = FastAPI(title="openvertex", version=__version__, lifespan=lifespan)
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.registry = ModelRegistry(settings.served_models, engine)
-    app.state.store = store
-    app.state.metrics = metrics
-    app.state.drain = drain
-    app.state.quotas = quotas
-    app.state.admission = Admission(settings.parallel, settings.queue, metrics, drain)
-    app.state.media = build_media_reader(settings) if settings.media else None
-    app.state.clock = clock
-    app.state.started = int(time.time())
+    app.state.context = AppContext(
+        settings=settings,
+        service=service,
+        store=store,
+        metrics=metrics,
+        clock=clock,
+        started=int(time.time()),
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Added last: outermost, so every response gets an id and every request is told.
     app.add_middleware(RequestLifecycle, finish=finish)
-    for module in (chat, models, health, token, metrics_route):
+    for module in (chat, models, gemini, health, token, metrics_route):
         app.include_router(module.router)
     install_openapi(app)
     return app

@@ -155,7 +155,7 @@ def serve(
     vertex = f"{base}/v1/projects/{{project}}/locations/{{location}}/endpoints/openapi"
     console.print(f"openvertex on {base}")
     if settings.auth:
-        key_path = _first_run_key(settings, application.state.store)
+        key_path = _first_run_key(settings, application.state.context.store)
         if key_path is not None:
             console.print("Use it with google-auth, as on Vertex AI:")
             console.print(f"  export GOOGLE_APPLICATION_CREDENTIALS={key_path}")
@@ -166,7 +166,7 @@ def serve(
         )
     console.print(f"  base_url = {vertex}")
     config = uvicorn.Config(application, host=settings.host, port=settings.port, access_log=False)
-    DrainingServer(config, application.state.drain).run()
+    DrainingServer(config, application.state.context.service.drain).run()
 
 
 @keys_app.command("create")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,17 @@ VERTEX_MODEL_NAMES = [
 ]
 
 
+class ModelConfig(BaseModel):
+    """One engine and the names it answers to (a `[[models]]` table)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    names: list[str] = Field(min_length=1)
+    model: str | None = Field(default=None, description="as --model: a GGUF path or short name")
+    parallel: int | None = Field(default=None, ge=1, le=64)
+    context: int | None = Field(default=None, ge=256)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPENVERTEX_", extra="forbid")
 
@@ -39,6 +50,10 @@ class Settings(BaseSettings):
     threads: int | None = Field(default=None, ge=1, description="CPU threads; all cores if unset")
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     served_models: list[str] = Field(default_factory=lambda: list(VERTEX_MODEL_NAMES))
+    models: list[ModelConfig] = Field(
+        default_factory=list,
+        description="several engines at once; without it, `model` answers to `served_models`",
+    )
     default_temperature: float = Field(default=1.0, ge=0, le=2)
     default_top_p: float = Field(default=0.95, ge=0, le=1)
     effort_budgets: dict[str, int] = Field(
@@ -82,6 +97,18 @@ class Settings(BaseSettings):
     def _allowlist(cls, entries: list[str]) -> list[str]:
         parse_allowlist(entries)  # a bad entry is a start-up error, not a 400 later
         return entries
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> Settings:
+        names = [name.removeprefix("google/") for entry in self.engines for name in entry.names]
+        if len(set(names)) < len(names):
+            raise ValueError("a model name is served twice (names answer with or without google/)")
+        return self
+
+    @property
+    def engines(self) -> list[ModelConfig]:
+        """What to load: the `[[models]]` tables, else `model` under `served_models`."""
+        return self.models or [ModelConfig(names=self.served_models, model=self.model)]
 
     @property
     def base_url(self) -> str:

@@ -109,6 +109,10 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
     shown = []
     for e in errors[:3]:
         where = _param(tuple(e["loc"])) or "body"
+        if e["type"] == "extra_forbidden":  # Google's words for a field it does not know
+            parent = _param(tuple(e["loc"][:-1])) or "body"
+            shown.append(f'Unknown name "{e["loc"][-1]}" at {parent!r}: Cannot find field.')
+            continue
         shown.append(f"{where}: {e['msg']}")
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     return "Invalid request: " + "; ".join(shown) + more, _param(tuple(errors[0]["loc"])) or None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from openvertex.api.context import Context
 from openvertex.api.errors import error_body
 
 router = APIRouter()
@@ -16,9 +17,10 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
-    if request.app.state.drain.started:  # load balancers stop sending work here
+async def readyz(ctx: Context) -> JSONResponse:
+    service = ctx.service
+    if service.drain.started:  # load balancers stop sending work here
         return JSONResponse(error_body(503, "The server is shutting down."), status_code=503)
-    if request.app.state.engine.ready:
+    if all(engine.ready for engine, _ in service.registry.engines):
         return JSONResponse({"status": "ready"})
     return JSONResponse(error_body(503, "The model is not loaded."), status_code=503)

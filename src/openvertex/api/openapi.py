@@ -20,7 +20,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema, models_json_schema
 
-from openvertex.core.chat_request import ChatCompletionRequest
+from openvertex.api.openai.request import ChatCompletionRequest
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -257,7 +257,7 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         document = build()
-        ids = app.state.registry.ids
+        ids = app.state.context.service.registry.names
         _complete(document, sorted({*ids, *(i.removeprefix("google/") for i in ids)}))
         return document
 

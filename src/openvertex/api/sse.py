@@ -1,9 +1,10 @@
-"""Server-sent events: one `data:` line per chunk, `[DONE]` at the end.
+"""Streamed replies: server-sent events (`data:` per chunk), or one JSON array.
 
-A failure after the stream has started cannot change the HTTP status any more,
-so it goes out as `data: {"error": {...}}`, which the `openai` SDK raises.
-However the stream ends (the client gone while a write was blocked included),
-the chunks are closed before the response returns, so generation stops at once.
+OpenAI's streams end with `data: [DONE]`; Gemini's just end. A failure after
+the stream has started cannot change the HTTP status any more, so it goes out
+as one more chunk, `{"error": {...}}`, which both SDKs raise. However the
+stream ends (the client gone while a write was blocked included), the chunks
+are closed before the response returns, so generation stops at once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from typing import Any
 
 from pydantic import BaseModel
 from starlette.responses import StreamingResponse
@@ -22,20 +24,55 @@ from openvertex.errors import OpenVertexError
 
 log = logging.getLogger("openvertex")
 
+Chunk = BaseModel | dict[str, Any]
 
-async def _events(chunks: AsyncIterator[BaseModel]) -> AsyncIterator[str]:
+
+def _json(chunk: Chunk) -> str:
+    if isinstance(chunk, BaseModel):
+        return chunk.model_dump_json(exclude_unset=True)
+    return json.dumps(chunk, ensure_ascii=False)
+
+
+class _Failed(Exception):
+    """Carries the error object a stream ends with."""
+
+
+async def _payloads(chunks: AsyncIterator[Chunk]) -> AsyncIterator[str]:
+    """Each chunk as JSON text; a failure raises `_Failed` with the error object's text."""
     try:
         async with aclosing(chunks):  # type: ignore[type-var]
             async for chunk in chunks:
-                yield f"data: {chunk.model_dump_json(exclude_unset=True)}\n\n"
+                yield _json(chunk)
     except OpenVertexError as exc:
-        yield f"data: {json.dumps(body_of(exc))}\n\n"
-        return
+        raise _Failed(json.dumps(body_of(exc))) from None
     except Exception:
         log.exception("stream failed")
-        yield f"data: {json.dumps(error_body(500, 'Internal error.'))}\n\n"
+        raise _Failed(json.dumps(error_body(500, "Internal error."))) from None
+
+
+async def _events(chunks: AsyncIterator[Chunk], done: bool) -> AsyncIterator[str]:
+    try:
+        async with aclosing(_payloads(chunks)) as payloads:
+            async for payload in payloads:
+                yield f"data: {payload}\n\n"
+    except _Failed as failure:
+        yield f"data: {failure}\n\n"
         return
-    yield "data: [DONE]\n\n"
+    if done:
+        yield "data: [DONE]\n\n"
+
+
+async def _array(chunks: AsyncIterator[Chunk]) -> AsyncIterator[str]:
+    separator = "["
+    try:
+        async with aclosing(_payloads(chunks)) as payloads:
+            async for payload in payloads:
+                yield f"{separator}{payload}"
+                separator = ",\r\n"
+    except _Failed as failure:
+        yield f"{separator}{failure}"
+        separator = ","
+    yield "[]" if separator == "[" else "]"
 
 
 class _ClosingStream(StreamingResponse):
@@ -44,11 +81,20 @@ class _ClosingStream(StreamingResponse):
             await super().__call__(scope, receive, send)
 
 
+_NO_BUFFERING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
 def sse_response(
-    chunks: AsyncIterator[BaseModel], headers: dict[str, str] | None = None
+    chunks: AsyncIterator[Chunk], headers: dict[str, str] | None = None, *, done: bool = True
 ) -> StreamingResponse:
-    return _ClosingStream(
-        _events(chunks),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
-    )
+    """Server-sent events; `done`: end with `data: [DONE]` (OpenAI's way)."""
+    headers = {**_NO_BUFFERING, **(headers or {})}
+    return _ClosingStream(_events(chunks, done), media_type="text/event-stream", headers=headers)
+
+
+def json_array_response(
+    chunks: AsyncIterator[Chunk], headers: dict[str, str] | None = None
+) -> StreamingResponse:
+    """The chunks as one JSON array, written as they come (Gemini without `alt=sse`)."""
+    headers = {**_NO_BUFFERING, **(headers or {})}
+    return _ClosingStream(_array(chunks), media_type="application/json", headers=headers)

@@ -10,7 +10,9 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from openvertex.api.context import Context
 from openvertex.api.openapi import TOKEN_DOCS
 from openvertex.auth.assertion import InvalidGrant, verify_assertion
 from openvertex.auth.credentials import issue_access_token
@@ -28,8 +30,7 @@ def _oauth_error(error: str, description: str) -> JSONResponse:
 
 
 @router.post("/token", **TOKEN_DOCS)
-async def token(request: Request) -> JSONResponse:
-    state = request.app.state
+async def token(request: Request, ctx: Context) -> JSONResponse:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     grant_type = form.get("grant_type", [""])[0]
     if grant_type != JWT_BEARER:
@@ -37,11 +38,16 @@ async def token(request: Request) -> JSONResponse:
     assertion = form.get("assertion", [""])[0]
     if not assertion:
         return _oauth_error("invalid_request", "The assertion parameter is missing.")
-    audiences = {GOOGLE_TOKEN_URI, state.settings.token_url}
-    try:
-        key = verify_assertion(state.store, assertion, audiences=audiences, now=state.clock())
+    audiences = {GOOGLE_TOKEN_URI, ctx.settings.token_url}
+    now = ctx.clock()
+    try:  # store reads and writes: never on the event loop
+        key = await run_in_threadpool(
+            verify_assertion, ctx.store, assertion, audiences=audiences, now=now
+        )
     except InvalidGrant as exc:
         return _oauth_error("invalid_grant", str(exc))
-    access_token, expires_in = issue_access_token(state.store, key, now=state.clock())
+    access_token, expires_in = await run_in_threadpool(
+        issue_access_token, ctx.store, key, now=now
+    )
     body = {"access_token": access_token, "expires_in": expires_in, "token_type": "Bearer"}
     return JSONResponse(body, headers=_NO_STORE)

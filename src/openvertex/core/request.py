@@ -1,27 +1,54 @@
-"""The one internal request every engine serves, and the events it answers with.
+"""The one wire-neutral request every engine serves: intent, not artefacts.
 
-An engine turns a `GenerationRequest` into a stream of `Event`s for one choice;
-`core.choices` fans out `n` of them and `core.assemble` turns events into the
-OpenAI wire shapes. Nothing here knows about HTTP or llama.cpp.
+A wire adapter (OpenAI's chat completions, Gemini's generateContent) parses its
+own format into a `GenerationRequest`; an engine compiles the intent its own way
+(llama.cpp into grammars and prompt text, an upstream into its own API). So
+nothing here knows HTTP, a wire format, or an engine.
+
+Parts and intents that came from the request carry `where`: the field a client
+sent them in (`messages[1].content[0]`, `contents[0].parts[1]`), so that an
+error found later, by the media cascade or an engine, still names it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-from openvertex.core.constraints import Constraint
-
-if TYPE_CHECKING:
-    from openvertex.core.tools import ToolUse
+from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
-FinishReason = Literal["stop", "length", "tool_calls"]
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image, as bytes (with the MIME type the client declared, if any) or as a URL."""
+
+    data: bytes | None = None
+    url: str | None = None
+    mime_type: str | None = None
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """Audio bytes in `format` (`wav`, `audio/mpeg`, …: the client's own word for it)."""
+
+    data: bytes
+    format: str
+    where: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """One complete function call; `arguments` is a JSON object as a string."""
+    """One complete function call; `arguments` is a JSON object as text.
+
+    A part of an assistant turn in the conversation, and the event an engine yields
+    for each call it makes (`index`: its place among the reply's calls).
+    """
 
     index: int
     id: str
@@ -30,95 +57,128 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a called function returned; `call_id` ties it to its call when the wire has ids."""
+
+    content: str
+    call_id: str | None = None
+    name: str | None = None
+
+
+Part = Text | Image | Audio | ToolCall | ToolResult
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
-    content: str
+    parts: tuple[Part, ...] = ()
     name: str | None = None
-    tool_calls: tuple[ToolCall, ...] = ()  # an assistant's calls
-    tool_call_id: str | None = None  # the call a tool message answers
+
+    @property
+    def text(self) -> str:
+        return "\n".join(p.text for p in self.parts if isinstance(p, Text))
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ToolCall))
+
+    @property
+    def tool_results(self) -> tuple[ToolResult, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ToolResult))
+
+    @property
+    def media(self) -> tuple[Image | Audio, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Image | Audio))
 
 
 @dataclass(frozen=True, slots=True)
 class Sampling:
     temperature: float | None = None
     top_p: float | None = None
+    top_k: int | None = None
     seed: int | None = None
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     stop: tuple[str, ...] = ()
-    max_tokens: int | None = None
+    max_tokens: int | None = None  # thoughts and answer together
     logprobs: bool = False
     top_logprobs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Thinking:
-    """How long the model may think, and how its thoughts are shown.
+    """How long the model may think, and whether its thoughts are shown.
 
     `budget`: None = the model's default, 0 = no thinking, -1 = the model decides
-    (bounded by the context), N = at most N thinking tokens. The engine reads the
-    budget; only the assembler reads how thoughts are shown.
+    (bounded by the context), N = at most N thinking tokens.
     """
 
     budget: int | None = None
     include_thoughts: bool = False
-    tag: str | None = None  # wrap shown thoughts in <tag>…</tag>
+
+
+@dataclass(frozen=True, slots=True)
+class JsonOutput:
+    """The answer must be JSON valid under `schema`; any JSON object when `schema` is None.
+
+    `strict`: a keyword that cannot be enforced is an error, not ignored.
+    `name` and `description` say what the JSON is, for engines that tell the model.
+    """
+
+    schema: dict[str, Any] | None = None
+    strict: bool = False
+    name: str | None = None
+    description: str | None = None
+    where: str = "response_format"
+
+
+@dataclass(frozen=True, slots=True)
+class LiteralOutput:
+    """The answer must be exactly one of these texts (an extracted transcript, an enum)."""
+
+    options: tuple[str, ...]
+
+
+Output = JsonOutput | LiteralOutput
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]  # a JSON Schema of an object
+    strict: bool = False
+    where: str = "tools"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    """The tools of one request and what the model must do with them.
+
+    `none`: it sees them but calls none; `auto`: it may call one of `allowed` or
+    answer in text; `required`: it must call one of `allowed` (one name: that one).
+    """
+
+    tools: tuple[Tool, ...]
+    mode: Literal["auto", "required", "none"]
+    allowed: tuple[str, ...]
+    parallel: bool = True
+
+    @property
+    def callable(self) -> bool:
+        return self.mode != "none"
 
 
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
+    model: str  # the name the client asked for
     messages: tuple[Message, ...]
     sampling: Sampling = field(default_factory=Sampling)
-    n: int = 1
-    constraint: Constraint | None = None  # the answer (never the thoughts) must match it
+    candidates: int = 1
     thinking: Thinking = field(default_factory=Thinking)
-    tools: ToolUse | None = None  # None: no tools offered, or tool_choice "none"
+    output: Output | None = None  # the answer (never the thoughts) must match it
+    tools: ToolUse | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """Answer text, with the per-token logprobs (OpenAI's shape) when asked for."""
-
-    text: str
-    logprobs: list[dict[str, Any]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ThoughtDelta:
-    """Thinking text, generated before the answer."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int  # thoughts and answer together, as Gemini counts them
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    reason: FinishReason
-
-
-Event = TextDelta | ThoughtDelta | ToolCall | Usage | Finish
-
-
-@dataclass(frozen=True, slots=True)
-class ChoiceEvent:
-    """An event of choice `index` when several choices are generated together."""
-
-    index: int
-    event: Event
-
-
-def with_system_instruction(messages: tuple[Message, ...], instruction: str) -> tuple[Message, ...]:
-    """Add `instruction` to the system turn (creating one), where models look for rules."""
-    if not instruction:
-        return messages
-    if messages and messages[0].role == "system":
-        first = messages[0]
-        return (Message("system", f"{first.content}\n\n{instruction}"), *messages[1:])
-    return (Message("system", instruction), *messages)
+    @property
+    def media(self) -> tuple[Image | Audio, ...]:
+        return tuple(part for message in self.messages for part in message.media)

@@ -1,4 +1,8 @@
-"""The interface every backend implements: one request in, one event stream out."""
+"""What every engine offers: declared capabilities, a check, and one event stream per candidate.
+
+An engine receives the request's intent (`core.request`) and compiles it its own
+way; it imports core types, never a wire or the service.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,33 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from openvertex.core.request import Event, GenerationRequest
+from openvertex.core.events import Event
+from openvertex.core.request import GenerationRequest
 
 
 @dataclass(frozen=True, slots=True)
-class EngineInfo:
-    """What runs underneath, told honestly to clients through `/models`."""
+class Capabilities:
+    """What runs underneath and what it can take, told honestly through the model lists."""
 
     backend: str
-    model: str
-    context_window: int
+    weights: str
+    context_window: int  # tokens per request
+    slots: int  # requests generated at once
     input_modalities: tuple[str, ...] = ("text",)
+    tools: str = "prompted"  # "native": the model's own format, taught by its chat template
+    thinking: str = "prompted"  # "native": the model was trained to think
     details: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Token:
+    id: int
+    piece: bytes
+
+
 class Engine(Protocol):
-    info: EngineInfo
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     @property
     def ready(self) -> bool: ...
@@ -31,10 +46,19 @@ class Engine(Protocol):
 
     async def close(self) -> None: ...
 
+    async def check(self, request: GenerationRequest) -> None:
+        """Refuse (400) what this engine cannot serve, before any quota or slot is spent."""
+
     def generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        """Generate one choice (`request.n` is 1 here).
+        """Generate one candidate (`request.candidates` is 1 here).
 
         Stopping iteration early (closing the generator) must stop the work
         and free whatever slot it held.
         """
         ...
+
+    async def count_tokens(self, request: GenerationRequest) -> int:
+        """The prompt's tokens, as the model would read this request."""
+        ...
+
+    async def tokenize(self, text: str) -> list[Token]: ...

@@ -1,4 +1,4 @@
-"""Decode client audio (base64, any of FORMATS) into 16 kHz mono float32 for Whisper."""
+"""Decode client audio (any of FORMATS) into 16 kHz mono float32 for Whisper."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import av.error
 import numpy as np
 
 from openvertex.media.audio_formats import DEMUXERS, check_container, normalize_format
-from openvertex.media.base64data import decode_base64
 from openvertex.media.errors import MediaError
 
 SAMPLE_RATE = 16_000
@@ -26,10 +25,11 @@ class Audio:
     seconds: float
 
 
-def decode_audio(data_b64: str, fmt: str, *, max_seconds: float = 600) -> Audio:
-    """Base64 audio in `fmt` → Audio; MediaError for anything a client got wrong."""
+def decode_audio(data: bytes, fmt: str, *, max_seconds: float = 600) -> Audio:
+    """Audio bytes in `fmt` → Audio; MediaError for anything a client got wrong."""
     declared = normalize_format(fmt)
-    data = decode_base64(data_b64, "audio data")
+    if not data:
+        raise MediaError("audio data is empty")
     container = check_container(declared, data)
     try:
         samples = _decode(data, DEMUXERS[container], declared, max_seconds)

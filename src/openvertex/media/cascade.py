@@ -12,37 +12,34 @@ event loop.
 Two tasks the cascade answers better than a small model can: transcribing
 attached audio, and reading out the text of an attached image. Asked to copy
 text, a 135M model garbles it, so when the last message asks for that (its text
-says "transcribe", or names the image's text), the reply is constrained by
-grammar to exactly what Whisper or OCR extracted.
+says "transcribe", or names the image's text), the reply must be exactly what
+Whisper or OCR extracted (a literal output, which the engine enforces).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from openvertex.core.constraints import Constraint, lark_grammar
+from openvertex.core.request import Audio, GenerationRequest, Image, LiteralOutput, Part, Text
 from openvertex.errors import InvalidArgument
 from openvertex.media.audio import decode_audio
 from openvertex.media.errors import MediaError
 from openvertex.media.fetch import fetch
-from openvertex.media.images import image_facts, load_image_bytes, open_image, url_scheme
+from openvertex.media.images import image_facts, open_image
 from openvertex.media.ocr import OcrReader
 from openvertex.media.transcribe import Transcriber
-
-if TYPE_CHECKING:
-    from openvertex.core.chat_request import AudioPart, ChatCompletionRequest, ImagePart
-
 
 ASKS_FOR = {
     "audio": re.compile(r"\btranscri(be|bes|bing|ption|pt)\b", re.IGNORECASE),
     "image": re.compile(r"\b(text|texts|written|words|ocr|transcri\w*)\b", re.IGNORECASE),
 }
+
+Job = Callable[[], tuple[str, str]]  # → (the text for the prompt, what was extracted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +62,7 @@ class MediaReader:
 
     @property
     def modalities(self) -> dict[str, str]:
-        """What reads each kind of input, for the `/models` card."""
+        """What reads each kind of input, for the model cards."""
         return {
             "image": f"described as text: OCR by {self.ocr.description}, plus size and colours; "
             "the model does not see the image",
@@ -73,93 +70,72 @@ class MediaReader:
             "the model reads the transcript",
         }
 
-    @staticmethod
-    def placeholders(body: ChatCompletionRequest) -> ChatCompletionRequest:
-        """`body` with each media part as a short text: to check the rest before reading them."""
-        from openvertex.core.chat_request import TextPart
-
-        def plain(content: Any) -> Any:
-            if not isinstance(content, list):
-                return content
-            return [p if isinstance(p, TextPart) else TextPart(type="text", text=f"[{p.type}]")
-                    for p in content]  # fmt: skip
-
-        messages = [m.model_copy(update={"content": plain(m.content)}) for m in body.messages]
-        return body.model_copy(update={"messages": messages})
-
-    async def to_text(self, body: ChatCompletionRequest) -> tuple[ChatCompletionRequest, Any]:
-        """`body` with every media part replaced by a text part saying what was found.
-
-        Also the constraint for the reply when the request asks for the text its
-        media hold (see the module's docstring), else None.
-        """
-        from openvertex.core.chat_request import AudioPart, ImagePart, TextPart
-
-        jobs: dict[tuple[int, int], Callable[[], tuple[str, tuple[str, str]]]] = {}
-        for i, message in enumerate(body.messages):
-            if isinstance(message.content, list):
-                for j, part in enumerate(message.content):
-                    if isinstance(part, AudioPart):
-                        jobs[i, j] = self._audio_job(part)
-                    elif isinstance(part, ImagePart):
-                        jobs[i, j] = self._image_job(part)
-        if not jobs:
-            return body, None
-        if len(jobs) > self.limits.max_parts:
+    def check(self, parts: Sequence[Image | Audio]) -> None:
+        """The 400 that needs no decoding: too many parts to read for one request."""
+        if len(parts) > self.limits.max_parts:
             raise InvalidArgument(
                 f"A request may carry at most {self.limits.max_parts} image or audio parts; "
-                f"this one has {len(jobs)}.",
+                f"this one has {len(parts)}.",
                 param="messages",
             )
+
+    async def to_text(
+        self, request: GenerationRequest, kinds: frozenset[str] = frozenset({"image", "audio"})
+    ) -> GenerationRequest:
+        """`request` with its media of `kinds` replaced by text parts saying what was found.
+
+        When the last message asks for the text its media hold (see the module's
+        docstring), the answer becomes exactly that text.
+        """
+        parts = [part for part in request.media if _kind(part) in kinds]
+        if not parts:
+            return request
+        jobs = {
+            id(part): self._audio_job(part) if isinstance(part, Audio) else self._image_job(part)
+            for part in parts
+        }
         loop = asyncio.get_running_loop()
-        keys = list(jobs)
         results = await asyncio.gather(
-            *(loop.run_in_executor(self._pool, jobs[key]) for key in keys),
+            *(loop.run_in_executor(self._pool, jobs[id(part)]) for part in parts),
             return_exceptions=True,
         )
-        texts: dict[tuple[int, int], str] = {}
-        extracted: dict[tuple[int, int], tuple[str, str]] = {}  # (kind, text)
-        for (i, j), result in zip(keys, results, strict=True):
+        read: dict[int, tuple[str, str]] = {}
+        for part, result in zip(parts, results, strict=True):
             if isinstance(result, MediaError):
-                raise InvalidArgument(str(result), param=f"messages[{i}].content[{j}]")
+                raise InvalidArgument(str(result), param=part.where)
             if isinstance(result, BaseException):
                 raise result
-            texts[i, j], extracted[i, j] = result
-        messages = []
-        for i, message in enumerate(body.messages):
-            if isinstance(message.content, list):
-                parts: list[Any] = [
-                    TextPart(type="text", text=texts[i, j]) if (i, j) in texts else part
-                    for j, part in enumerate(message.content)
-                ]
-                message = message.model_copy(update={"content": parts})
-            messages.append(message)
-        return body.model_copy(update={"messages": messages}), _extraction(body, extracted)
+            read[id(part)] = result
 
-    def _audio_job(self, part: AudioPart) -> Callable[[], tuple[str, tuple[str, str]]]:
-        def run() -> tuple[str, tuple[str, str]]:
-            audio = decode_audio(
-                part.input_audio.data,
-                part.input_audio.format,
-                max_seconds=self.limits.max_audio_seconds,
-            )
+        def as_text(part: Part) -> Part:
+            return Text(read[id(part)][0]) if id(part) in read else part
+
+        messages = tuple(
+            dataclasses.replace(m, parts=tuple(as_text(p) for p in m.parts))
+            for m in request.messages
+        )
+        extracted = _extraction(request, read)
+        output = LiteralOutput((extracted,)) if extracted is not None else request.output
+        return dataclasses.replace(request, messages=messages, output=output)
+
+    def _audio_job(self, part: Audio) -> Job:
+        def run() -> tuple[str, str]:
+            audio = decode_audio(part.data, part.format, max_seconds=self.limits.max_audio_seconds)
             transcript = self.transcriber.transcribe(audio).strip()
             return (
                 f"[Attached audio, {audio.seconds:.1f} s. Transcript by "
                 f"{self.transcriber.description}:]\n{transcript or '(no speech heard)'}"
-            ), ("audio", transcript)
+            ), transcript
 
         return run
 
-    def _image_job(self, part: ImagePart) -> Callable[[], tuple[str, tuple[str, str]]]:
-        url = part.image_url.url
-
-        def run() -> tuple[str, tuple[str, str]]:
-            if url_scheme(url) == "data":
-                data, mime = load_image_bytes(url)
-            else:
+    def _image_job(self, part: Image) -> Job:
+        def run() -> tuple[str, str]:
+            data, mime = part.data, part.mime_type
+            if data is None:
+                assert part.url is not None
                 data, mime = fetch(
-                    url,
+                    part.url,
                     allow=self.limits.url_allowlist,
                     max_bytes=self.limits.max_image_bytes,
                     timeout=self.limits.fetch_timeout,
@@ -170,24 +146,24 @@ class MediaReader:
             return (
                 f"[Attached image ({image_facts(image)}). This model cannot see images; "
                 f"text read from it by OCR:]\n{found}"
-            ), ("image", "\n".join(lines))
+            ), "\n".join(lines)
 
         return run
 
 
-def _extraction(
-    body: ChatCompletionRequest, extracted: dict[tuple[int, int], tuple[str, str]]
-) -> Constraint | None:
-    """The reply's grammar when the last message asks for the text its media hold."""
-    from openvertex.core.chat_request import TextPart
-
-    last = len(body.messages) - 1
-    message = body.messages[last]
-    if message.role != "user" or body.response_format or body.tools or body.functions:
+def _extraction(request: GenerationRequest, read: dict[int, tuple[str, str]]) -> str | None:
+    """The text the last message's media hold, when that message asks for exactly it."""
+    last = request.messages[-1]
+    if last.role != "user" or request.output is not None or request.tools is not None:
         return None
-    parts = message.content if isinstance(message.content, list) else []
-    asked = " ".join(part.text for part in parts if isinstance(part, TextPart))
-    own = [(kind, text) for (i, _), (kind, text) in sorted(extracted.items()) if i == last]
+    if any(id(part) not in read for part in last.media):
+        return None
+    own = [(_kind(part), read[id(part)][1]) for part in last.media]
+    asked = last.text
     if not own or not all(text and ASKS_FOR[kind].search(asked) for kind, text in own):
         return None
-    return Constraint(lark_grammar("start: " + json.dumps("\n".join(t for _, t in own))))
+    return "\n".join(text for _, text in own)
+
+
+def _kind(part: Image | Audio) -> str:
+    return "image" if isinstance(part, Image) else "audio"

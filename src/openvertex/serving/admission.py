@@ -30,7 +30,7 @@ class Admission:
         self._free = slots
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._hold_s = 1.0  # moving average of how long a request holds its slots
-        metrics.slots.set(slots)
+        metrics.slots.inc(slots)  # one gauge over every engine's admission
 
     def check_room(self, choices: int = 1) -> None:
         """Refuse now if a request could not even wait: called before its body is read too."""
@@ -70,7 +70,7 @@ class Admission:
     async def _wait_in_line(self, need: int) -> None:
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((need, turn))
-        self._metrics.queue_depth.set(len(self._waiting))
+        self._metrics.queue_depth.inc()
         try:
             await turn
         except asyncio.CancelledError:  # the client left while waiting
@@ -81,7 +81,7 @@ class Admission:
                 self._release(0)  # those behind it may fit now
             raise
         finally:
-            self._metrics.queue_depth.set(len(self._waiting))
+            self._metrics.queue_depth.dec()
 
     def _release(self, count: int) -> None:
         self._free += count

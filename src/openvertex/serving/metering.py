@@ -14,15 +14,15 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from openvertex.core.assemble import UsageSum
-from openvertex.core.request import (
+from openvertex.core.events import (
     ChoiceEvent,
     Finish,
     TextDelta,
     ThoughtDelta,
-    ToolCall,
     Usage,
+    UsageSum,
 )
+from openvertex.core.request import ToolCall
 from openvertex.errors import OpenVertexError
 from openvertex.serving.record import CLIENT_CLOSED, RequestRecord
 

@@ -9,6 +9,7 @@ then, and the token limit refuses requests once the window is full.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import deque
@@ -54,11 +55,11 @@ class Quotas:
         self._windows: dict[str, _Window] = {}
         self._per = "minute" if window_s == 60 else f"{window_s:g} s"
 
-    def admit(self, project: str) -> None:
+    async def admit(self, project: str) -> None:
         """Count one request against `project`, or refuse it with a 429."""
+        quota = await asyncio.to_thread(self._quota_for, project)  # a store read: off the loop
         now = self._clock()
         window = self._window(project, now)
-        quota = self._quota_for(project)
         if quota.rpm and len(window.requests) >= quota.rpm:
             # Room comes when all but rpm - 1 of the window's requests have left it.
             oldest_to_leave = window.requests[-quota.rpm]

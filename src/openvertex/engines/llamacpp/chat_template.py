@@ -17,7 +17,7 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from openvertex.core.request import Message
+from openvertex.engines.llamacpp.turns import Turn
 from openvertex.errors import InvalidArgument
 
 
@@ -46,7 +46,7 @@ class ChatTemplate:
 
     def render(
         self,
-        messages: Sequence[Message],
+        messages: Sequence[Turn],
         *,
         tools: list[dict[str, Any]] | None = None,
         add_generation_prompt: bool = True,
@@ -67,7 +67,7 @@ class ChatTemplate:
             ) from exc
 
 
-def _as_dict(message: Message) -> dict[str, Any]:
+def _as_dict(message: Turn) -> dict[str, Any]:
     """A message as Hugging Face templates read it (call arguments as objects)."""
     out: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.name:

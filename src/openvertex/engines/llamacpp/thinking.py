@@ -21,16 +21,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from openvertex.core.events import Event, Finish, TextDelta, ThoughtDelta, Usage
 from openvertex.core.reasoning import DYNAMIC
-from openvertex.core.request import (
-    Event,
-    Finish,
-    Message,
-    TextDelta,
-    ThoughtDelta,
-    Usage,
-    with_system_instruction,
-)
+from openvertex.engines.llamacpp.turns import Turn, with_system_instruction
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +62,8 @@ def effective_budget(requested: int | None, markers: ThinkingMarkers) -> int:
 
 
 def thinking_messages(
-    messages: tuple[Message, ...], budget: int, markers: ThinkingMarkers
-) -> tuple[Message, ...]:
+    messages: tuple[Turn, ...], budget: int, markers: ThinkingMarkers
+) -> tuple[Turn, ...]:
     """The conversation as the model should see it: prompted models are told how to think."""
     if budget == 0 or markers.native:
         return messages
@@ -83,6 +76,9 @@ class Phase:
     max_tokens: int
     # Set while thinking: stop at this marker; no grammar, stop sequences or logprobs.
     think_until: str | None = None
+    # Set for an answer after thoughts: a model that opens a second thinking block is
+    # done answering (that text would be thoughts shown as answer).
+    answer_until: str | None = None
 
 
 Complete = Callable[[Phase], AsyncIterator[Event]]
@@ -121,7 +117,8 @@ async def think_then_answer(
 
     text = "".join(thoughts)
     answer_prompt = prompt + text + ("" if text.endswith("\n") else "\n") + markers.close + "\n\n"
-    async for event in complete(Phase(answer_prompt, limit - reasoning)):
+    answer = Phase(answer_prompt, limit - reasoning, answer_until=markers.open)
+    async for event in complete(answer):
         if isinstance(event, Usage):
             event = Usage(
                 prompt_tokens=spent.prompt_tokens,

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 
-from openvertex.core.request import Message, with_system_instruction
-from openvertex.core.tools import CALL_CLOSE, CALL_OPEN, Tool
+from openvertex.core.request import Tool
+from openvertex.engines.llamacpp.tools import CALL_CLOSE, CALL_OPEN, template_tool
+from openvertex.engines.llamacpp.turns import Turn, with_system_instruction
 
 RESULT_OPEN, RESULT_CLOSE = "<tool_response>", "</tool_response>"
 
 
 def tools_instruction(tools: tuple[Tool, ...]) -> str:
-    listing = "\n".join(json.dumps(tool.to_openai(), ensure_ascii=False) for tool in tools)
+    listing = "\n".join(json.dumps(template_tool(tool), ensure_ascii=False) for tool in tools)
     return (
         "You can call these functions; each comes with the JSON Schema of its arguments:\n"
         f"<tools>\n{listing}\n</tools>\n"
@@ -28,7 +29,7 @@ def tools_instruction(tools: tuple[Tool, ...]) -> str:
     )
 
 
-def call_text(message: Message) -> str:
+def call_text(message: Turn) -> str:
     """An assistant message with its calls written out as the model would write them."""
     calls = [
         f'{CALL_OPEN}\n{{"name": {json.dumps(c.name)}, "arguments": {c.arguments}}}\n{CALL_CLOSE}'
@@ -37,18 +38,18 @@ def call_text(message: Message) -> str:
     return "\n".join([message.content, *calls] if message.content else calls)
 
 
-def as_plain_text(messages: tuple[Message, ...], tools: tuple[Tool, ...]) -> tuple[Message, ...]:
+def as_plain_text(messages: tuple[Turn, ...], tools: tuple[Tool, ...]) -> tuple[Turn, ...]:
     """The conversation in roles any template renders: system, user, assistant."""
-    out: list[Message] = []
+    out: list[Turn] = []
     for message in messages:
         if message.role == "tool":
             result = f"{RESULT_OPEN}\n{message.content}\n{RESULT_CLOSE}"
             if out and out[-1].role == "user" and out[-1].content.startswith(RESULT_OPEN):
-                out[-1] = Message("user", f"{out[-1].content}\n{result}")  # one turn of results
+                out[-1] = Turn("user", f"{out[-1].content}\n{result}")  # one turn of results
             else:
-                out.append(Message("user", result))
+                out.append(Turn("user", result))
         elif message.tool_calls:
-            out.append(Message("assistant", call_text(message)))
+            out.append(Turn("assistant", call_text(message)))
         else:
             out.append(message)
     return with_system_instruction(tuple(out), tools_instruction(tools) if tools else "")

@@ -1,8 +1,8 @@
-"""The Chat Completions request as clients send it, validated, and its meaning.
+"""The Chat Completions request as clients send it, validated, and what it means.
 
 Validation is strict about types (a string is not a number) and ranges, and
 lenient about extra fields: unknown top-level parameters are ignored, as Vertex
-ignores them. `to_generation_request` is the only bridge to the engine side.
+ignores them. `to_generation_request` turns it into the wire-neutral request.
 """
 
 from __future__ import annotations
@@ -13,25 +13,27 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from openvertex.core.constraints import (
-    ANY_OBJECT,
-    Constraint,
-    guided_schema,
-    json_rule,
-    lark_grammar,
-)
-from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS, resolve_thinking
+from openvertex.core.intent import check_json_schema, tool, tool_use
+from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS, effort_budget
 from openvertex.core.request import (
+    Audio,
     GenerationRequest,
+    Image,
+    JsonOutput,
     Message,
+    Part,
     Role,
     Sampling,
+    Text,
     Thinking,
     ToolCall,
-    with_system_instruction,
+    ToolResult,
+    ToolUse,
 )
-from openvertex.core.tools import ARGUMENT_BOUNDS, NO_PARAMETERS, Tool, ToolUse, tool_constraint
 from openvertex.errors import InvalidArgument
+from openvertex.media.base64data import decode_base64
+from openvertex.media.errors import MediaError
+from openvertex.media.images import load_image_bytes, url_scheme
 
 MAX_STOP_SEQUENCES = 16
 MAX_INT32 = 2**31 - 1
@@ -221,89 +223,35 @@ _ROLES: dict[str, Role] = {
 }
 
 
-def _text_of(message: ChatMessage, index: int) -> str:
-    if message.content is None:
-        return ""
-    if isinstance(message.content, str):
-        return message.content
-    texts = []
-    for part in message.content:
-        if isinstance(part, TextPart):
-            texts.append(part.text)
-        else:
-            kind = "image" if isinstance(part, ImagePart) else "audio"
-            raise InvalidArgument(
-                f"This model reads text only; it cannot take {kind} input.",
-                param=f"messages[{index}].content",
-            )
-    return "\n".join(texts)
-
-
-def _response_format(response_format: ResponseFormat | None) -> tuple[str | None, str]:
-    """The grammar rule for `response_format`, and the instruction that tells the model."""
-    if response_format is None or response_format.type == "text":
-        return None, ""
-    if response_format.type == "json_object":
-        rule = json_rule(ANY_OBJECT, strict=False, param="response_format")
-        return rule, "Answer with a JSON object only."
-    spec = response_format.json_schema
-    assert spec is not None  # checked by ResponseFormat
-    schema = spec.schema_ if spec.schema_ is not None else {}
-    rule = json_rule(schema, strict=bool(spec.strict), param="response_format.json_schema.schema")
-    about = f" ({spec.description})" if spec.description else ""
-    return rule, (
-        f"Answer with a JSON object only: a {spec.name}{about}, following this JSON Schema:\n"
-        + json.dumps(schema)
+def to_generation_request(
+    body: ChatCompletionRequest,
+    *,
+    temperature: float | None,
+    top_p: float | None,
+    effort_budgets: Mapping[str, int] = DEFAULT_EFFORT_BUDGETS,
+) -> GenerationRequest:
+    """The wire-neutral request; the keyword arguments are the model's settings."""
+    stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
+    sampling = Sampling(
+        temperature=body.temperature if body.temperature is not None else temperature,
+        top_p=body.top_p if body.top_p is not None else top_p,
+        seed=body.seed,
+        presence_penalty=body.presence_penalty or 0.0,
+        frequency_penalty=body.frequency_penalty or 0.0,
+        stop=stop,
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        logprobs=bool(body.logprobs),
+        top_logprobs=body.top_logprobs or 0,
     )
-
-
-def _tool_use(body: ChatCompletionRequest) -> ToolUse | None:
-    """The tools offered and how they must be used; None when no call may be made."""
-    if body.tools is not None and body.functions is not None:
-        raise InvalidArgument("Give tools or the legacy functions, not both.", param="functions")
-    legacy = body.functions is not None
-    specs = [t.function for t in body.tools or ()] if not legacy else body.functions or []
-    choice = body.function_call if legacy else body.tool_choice
-    choice_param = "function_call" if legacy else "tool_choice"
-    if not specs:
-        if choice is not None and choice != "none":
-            raise InvalidArgument(f"{choice_param} needs tools to choose from.", param=choice_param)
-        return None
-    tools = tuple(
-        _tool(spec, i, "functions" if legacy else "tools") for i, spec in enumerate(specs)
+    return GenerationRequest(
+        model=body.model,
+        messages=_messages(body),
+        sampling=sampling,
+        candidates=body.n or 1,
+        thinking=_thinking(body, effort_budgets),
+        output=_output(body.response_format),
+        tools=_tool_use(body),
     )
-    names = [tool.name for tool in tools]
-    if len(set(names)) < len(names):
-        raise InvalidArgument("Function names must be unique.", param="tools")
-    if choice == "none":
-        return None
-    if choice is None or isinstance(choice, str):
-        mode, allowed = ("required" if choice == "required" else "auto"), tuple(names)
-    else:
-        name = choice.name if isinstance(choice, FunctionName) else choice.function.name
-        if name not in names:
-            raise InvalidArgument(
-                f"{choice_param} names the function {name!r}, which is not among the tools: "
-                + ", ".join(names),
-                param=choice_param,
-            )
-        mode, allowed = "required", (name,)
-    parallel = body.parallel_tool_calls is not False and not legacy
-    return ToolUse(tools, mode, allowed, parallel=parallel, legacy=legacy)
-
-
-def _tool(spec: FunctionSpec, index: int, field: str) -> Tool:
-    param = (
-        f"{field}[{index}].function.parameters"
-        if field == "tools"
-        else f"{field}[{index}].parameters"
-    )
-    parameters = spec.parameters if spec.parameters is not None else NO_PARAMETERS
-    if parameters.get("type", "object") != "object":
-        raise InvalidArgument("A function's parameters must describe a JSON object.", param=param)
-    # A 400 now if the schema cannot be enforced (the grammar is built from the cache later).
-    guided_schema(parameters, strict=bool(spec.strict), param=param, bounds=ARGUMENT_BOUNDS)
-    return Tool(spec.name, spec.description or "", parameters, bool(spec.strict), param)
 
 
 def _messages(body: ChatCompletionRequest) -> tuple[Message, ...]:
@@ -321,18 +269,57 @@ def _messages(body: ChatCompletionRequest) -> tuple[Message, ...]:
             arguments = _arguments(m.function_call.arguments, f"messages[{i}].function_call")
             calls.append(ToolCall(len(calls), call_id, m.function_call.name, arguments))
         known.update(call.id for call in calls)
-        answers = m.tool_call_id
-        if m.role == "tool" and (answers is None or answers not in known):
-            raise InvalidArgument(
-                f"tool_call_id {answers!r} answers no earlier tool call"
-                if answers
-                else "A tool message needs the tool_call_id of the call it answers.",
-                param=f"messages[{i}].tool_call_id",
-            )
-        if m.role == "function":
-            answers = legacy_ids.get(m.name or "")
-        out.append(Message(_ROLES[m.role], _text_of(m, i), m.name, tuple(calls), answers))
+        if m.role in ("tool", "function"):
+            answers = m.tool_call_id
+            if m.role == "function":
+                answers = legacy_ids.get(m.name or "")
+            elif answers is None or answers not in known:
+                raise InvalidArgument(
+                    f"tool_call_id {answers!r} answers no earlier tool call"
+                    if answers
+                    else "A tool message needs the tool_call_id of the call it answers.",
+                    param=f"messages[{i}].tool_call_id",
+                )
+            result = ToolResult(_text_of(m, i), answers, m.name)
+            out.append(Message("tool", (result,), m.name))
+        else:
+            out.append(Message(_ROLES[m.role], (*_content(m, i), *calls), m.name))
     return tuple(out)
+
+
+def _content(message: ChatMessage, index: int) -> tuple[Part, ...]:
+    if message.content is None:
+        return ()
+    if isinstance(message.content, str):
+        return (Text(message.content),)
+    return tuple(_part(part, f"messages[{index}].content[{j}]")
+                 for j, part in enumerate(message.content))  # fmt: skip
+
+
+def _part(part: TextPart | ImagePart | AudioPart, where: str) -> Part:
+    try:
+        if isinstance(part, TextPart):
+            return Text(part.text)
+        if isinstance(part, AudioPart):
+            data = decode_base64(part.input_audio.data, "audio data")
+            return Audio(data, part.input_audio.format, where)
+        url = part.image_url.url
+        if url_scheme(url) != "data":
+            return Image(url=url, where=where)
+        data, mime = load_image_bytes(url)
+        return Image(data=data, mime_type=mime or None, where=where)
+    except MediaError as exc:
+        raise InvalidArgument(str(exc), param=where) from None
+
+
+def _text_of(message: ChatMessage, index: int) -> str:
+    """A tool message's content: text only."""
+    parts = _content(message, index)
+    if any(not isinstance(part, Text) for part in parts):
+        raise InvalidArgument(
+            "A tool message's content must be text.", param=f"messages[{index}].content"
+        )
+    return "\n".join(part.text for part in parts if isinstance(part, Text))
 
 
 def _arguments(text: str, param: str) -> str:
@@ -348,57 +335,68 @@ def _arguments(text: str, param: str) -> str:
     return text
 
 
-def _thinking(body: ChatCompletionRequest, effort_budgets: Mapping[str, int]) -> Thinking:
-    google = body.google_extras
-    config = google.thinking_config
-    return resolve_thinking(
-        effort=body.reasoning_effort,
-        budget=config.thinking_budget if config else None,
-        config_given=config is not None,
-        include_thoughts=bool(config and config.include_thoughts),
-        tag=google.thought_tag_marker,
-        effort_budgets=effort_budgets,
-    )
+def _output(response_format: ResponseFormat | None) -> JsonOutput | None:
+    if response_format is None or response_format.type == "text":
+        return None
+    if response_format.type == "json_object":
+        return JsonOutput(where="response_format")
+    spec = response_format.json_schema
+    assert spec is not None  # checked by ResponseFormat
+    where = "response_format.json_schema.schema"
+    schema = spec.schema_ if spec.schema_ is not None else {}
+    check_json_schema(schema, where=where)
+    return JsonOutput(schema, bool(spec.strict), spec.name, spec.description, where)
 
 
-def to_generation_request(
-    body: ChatCompletionRequest,
-    *,
-    temperature: float | None,
-    top_p: float | None,
-    effort_budgets: Mapping[str, int] = DEFAULT_EFFORT_BUDGETS,
-    tools_supported: bool = True,
-) -> GenerationRequest:
-    """The engine-side request; the keyword arguments are the model's settings."""
-    messages = _messages(body)
-    stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
-    sampling = Sampling(
-        temperature=body.temperature if body.temperature is not None else temperature,
-        top_p=body.top_p if body.top_p is not None else top_p,
-        seed=body.seed,
-        presence_penalty=body.presence_penalty or 0.0,
-        frequency_penalty=body.frequency_penalty or 0.0,
-        stop=stop,
-        max_tokens=body.max_completion_tokens or body.max_tokens,
-        logprobs=bool(body.logprobs),
-        top_logprobs=body.top_logprobs or 0,
-    )
-    answer_rule, instruction = _response_format(body.response_format)
-    tools = _tool_use(body)
-    if tools is not None and not tools_supported:
-        raise InvalidArgument(
-            f"Model {body.model!r} is served without tool support.", param="tools"
+def _tool_use(body: ChatCompletionRequest) -> ToolUse | None:
+    """The tools offered and how they must be used."""
+    if body.tools is not None and body.functions is not None:
+        raise InvalidArgument("Give tools or the legacy functions, not both.", param="functions")
+    legacy = body.functions is not None
+    specs = [t.function for t in body.tools or ()] if not legacy else body.functions or []
+    choice = body.function_call if legacy else body.tool_choice
+    field = "functions" if legacy else "tools"
+    choice_param = "function_call" if legacy else "tool_choice"
+    if not specs:
+        if choice is not None and choice != "none":
+            raise InvalidArgument(f"{choice_param} needs tools to choose from.", param=choice_param)
+        return None
+    tools = [
+        tool(
+            spec.name,
+            spec.description or "",
+            spec.parameters,
+            strict=bool(spec.strict),
+            where=f"{field}[{i}].function.parameters" if not legacy else f"{field}[{i}].parameters",
         )
-    constraint = None
-    if tools is not None:
-        constraint = tool_constraint(tools, answer_rule)
-    elif answer_rule is not None:
-        constraint = Constraint(lark_grammar(f"start: {answer_rule}"))
-    return GenerationRequest(
-        messages=with_system_instruction(messages, instruction),
-        sampling=sampling,
-        n=body.n or 1,
-        constraint=constraint,
-        thinking=_thinking(body, effort_budgets),
-        tools=tools,
+        for i, spec in enumerate(specs)
+    ]
+    allowed = None
+    if choice is None or isinstance(choice, str):
+        mode = "none" if choice == "none" else "required" if choice == "required" else "auto"
+    else:
+        mode, allowed = "required", [
+            choice.name if isinstance(choice, FunctionName) else choice.function.name
+        ]
+    parallel = body.parallel_tool_calls is not False and not legacy
+    return tool_use(
+        tools, mode, allowed, parallel=parallel, tools_where=field, choice_where=choice_param
     )
+
+
+def _thinking(body: ChatCompletionRequest, effort_budgets: Mapping[str, int]) -> Thinking:
+    """`reasoning_effort` or Google's `thinking_config`, never both."""
+    config = body.google_extras.thinking_config
+    effort = body.reasoning_effort
+    if effort is not None and config is not None:
+        raise InvalidArgument(
+            "reasoning_effort and extra_body.google.thinking_config cannot be used together; "
+            "give one of them.",
+            param="reasoning_effort",
+        )
+    if effort is not None:
+        budget = effort_budget(effort, effort_budgets, param="reasoning_effort")
+        return Thinking(budget=budget)
+    if config is None:
+        return Thinking()
+    return Thinking(config.thinking_budget, bool(config.include_thoughts))

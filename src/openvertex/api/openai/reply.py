@@ -1,4 +1,4 @@
-"""Turn one stream of choice events into a ChatCompletion or a run of chunks.
+"""Fold one stream of choice events into a ChatCompletion or a run of chunks.
 
 Both shapes come from the same events, built with the `openai` package's own
 response types, so the JSON reply and the SSE stream cannot drift apart.
@@ -35,47 +35,50 @@ from openai.types.chat.chat_completion_message import FunctionCall
 from openai.types.chat.chat_completion_message_tool_call import Function
 from openai.types.completion_usage import CompletionTokensDetails, PromptTokensDetails
 
-from openvertex.core.request import (
+from openvertex.core.events import (
     ChoiceEvent,
     Finish,
-    GenerationRequest,
     TextDelta,
-    Thinking,
     ThoughtDelta,
-    ToolCall,
+    TokenLogprob,
     Usage,
+    UsageSum,
 )
+from openvertex.core.request import ToolCall
 
 _THOUGHT_FLAG = {"google": {"thought": True}}
 
 
 @dataclass(frozen=True, slots=True)
 class ReplyMeta:
+    """What the reply says besides the events, and how this wire shows them."""
+
     id: str
     created: int
     model: str
+    candidates: int = 1
+    include_thoughts: bool = False
+    thought_tag: str | None = None  # Vertex's `thought_tag_marker`
+    legacy: bool = False  # `functions`: one call, answered as `function_call`
 
 
-class UsageSum:
-    """Usage over all choices: the prompt is counted once, completions per choice."""
+def usage_of(usage: UsageSum) -> CompletionUsage:
+    return CompletionUsage(
+        prompt_tokens=usage.prompt,
+        completion_tokens=usage.completion,
+        total_tokens=usage.prompt + usage.completion,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=usage.cached),
+        completion_tokens_details=CompletionTokensDetails(reasoning_tokens=usage.reasoning),
+    )
 
-    def __init__(self) -> None:
-        self.prompt = self.completion = self.cached = self.reasoning = 0
 
-    def add(self, usage: Usage) -> None:
-        self.prompt = max(self.prompt, usage.prompt_tokens)
-        self.cached = max(self.cached, usage.cached_tokens)
-        self.completion += usage.completion_tokens
-        self.reasoning += usage.reasoning_tokens
+def logprobs_of(entries: tuple[TokenLogprob, ...]) -> list[dict]:
+    """Token log probabilities in OpenAI's shape."""
 
-    def to_openai(self) -> CompletionUsage:
-        return CompletionUsage(
-            prompt_tokens=self.prompt,
-            completion_tokens=self.completion,
-            total_tokens=self.prompt + self.completion,
-            prompt_tokens_details=PromptTokensDetails(cached_tokens=self.cached),
-            completion_tokens_details=CompletionTokensDetails(reasoning_tokens=self.reasoning),
-        )
+    def one(e: TokenLogprob) -> dict:
+        return {"token": e.token, "logprob": e.logprob, "bytes": list(e.bytes) if e.bytes else None}
+
+    return [{**one(e), "top_logprobs": [one(t) for t in e.top]} for e in entries]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,19 +89,17 @@ class _ThoughtBlock:
     closing: str
 
     @classmethod
-    def of(cls, thinking: Thinking) -> _ThoughtBlock | None:
-        if not thinking.include_thoughts:
+    def of(cls, meta: ReplyMeta) -> _ThoughtBlock | None:
+        if not meta.include_thoughts:
             return None
-        if thinking.tag:
-            return cls(f"<{thinking.tag}>", f"</{thinking.tag}>")
+        if meta.thought_tag:
+            return cls(f"<{meta.thought_tag}>", f"</{meta.thought_tag}>")
         return cls("", "\n\n")
 
 
-async def to_completion(
-    events: AsyncIterator[ChoiceEvent], meta: ReplyMeta, request: GenerationRequest
-) -> ChatCompletion:
-    n, legacy = request.n, bool(request.tools and request.tools.legacy)
-    block = _ThoughtBlock.of(request.thinking)
+async def to_completion(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> ChatCompletion:
+    n, legacy = meta.candidates, meta.legacy
+    block = _ThoughtBlock.of(meta)
     thoughts: list[list[str]] = [[] for _ in range(n)]
     texts: list[list[str]] = [[] for _ in range(n)]
     calls: list[list[ToolCall]] = [[] for _ in range(n)]
@@ -110,7 +111,7 @@ async def to_completion(
         if isinstance(event, TextDelta):
             texts[i].append(event.text)
             if event.logprobs is not None:
-                logprobs[i] = (logprobs[i] or []) + event.logprobs
+                logprobs[i] = (logprobs[i] or []) + logprobs_of(event.logprobs)
         elif isinstance(event, ThoughtDelta):
             thoughts[i].append(event.text)
         elif isinstance(event, ToolCall):
@@ -158,20 +159,16 @@ async def to_completion(
         created=meta.created,
         model=meta.model,
         choices=choices,
-        usage=usage.to_openai(),
+        usage=usage_of(usage),
     )
 
 
 async def to_chunks(
-    events: AsyncIterator[ChoiceEvent],
-    meta: ReplyMeta,
-    request: GenerationRequest,
-    *,
-    include_usage: bool,
+    events: AsyncIterator[ChoiceEvent], meta: ReplyMeta, *, include_usage: bool
 ) -> AsyncIterator[ChatCompletionChunk]:
     """Roles first, then thought, content and call deltas, a finish chunk per choice, usage."""
-    block = _ThoughtBlock.of(request.thinking)
-    legacy = bool(request.tools and request.tools.legacy)
+    block = _ThoughtBlock.of(meta)
+    legacy = meta.legacy
 
     def chunk(
         choices: list[ChunkChoice], usage: CompletionUsage | None = None
@@ -221,7 +218,9 @@ async def to_chunks(
     # Every choice is announced in the first chunk, in order: the SDK's stream helpers
     # build their snapshot of all choices from it.
     role = ChoiceDelta(role="assistant", content="")
-    yield chunk([ChunkChoice(index=i, delta=role, finish_reason=None) for i in range(request.n)])
+    yield chunk(
+        [ChunkChoice(index=i, delta=role, finish_reason=None) for i in range(meta.candidates)]
+    )
     thinking_shown: set[int] = set()  # choices whose thought block is open
     usage = UsageSum()
     async with aclosing(events):  # closed with the stream, not left to the GC
@@ -237,7 +236,11 @@ async def to_chunks(
                 thinking_shown.discard(i)
                 yield thought(i, block.closing)  # type: ignore[union-attr]
             if isinstance(event, TextDelta):
-                lp = ChunkLogprobs(content=event.logprobs, refusal=None) if event.logprobs else None
+                lp = (
+                    ChunkLogprobs(content=logprobs_of(event.logprobs), refusal=None)  # type: ignore[arg-type]
+                    if event.logprobs
+                    else None
+                )
                 delta = ChoiceDelta(content=event.text)
                 yield chunk([ChunkChoice(index=i, delta=delta, finish_reason=None, logprobs=lp)])
             elif isinstance(event, ToolCall):
@@ -249,7 +252,7 @@ async def to_chunks(
                 reason = _finish_reason(event, legacy)
                 yield chunk([ChunkChoice(index=i, delta=ChoiceDelta(), finish_reason=reason)])
     if include_usage:
-        yield chunk([], usage.to_openai())
+        yield chunk([], usage_of(usage))
 
 
 def _finish_reason(finish: Finish, legacy: bool) -> str:

@@ -15,8 +15,9 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 
-from openvertex.core.request import Event, Finish, TextDelta, ToolCall, Usage
-from openvertex.core.tools import CALL_CLOSE, CALL_OPEN, INLINE_OPEN
+from openvertex.core.events import Event, Finish, TextDelta, Usage
+from openvertex.core.request import ToolCall
+from openvertex.engines.llamacpp.tools import CALL_CLOSE, CALL_OPEN, INLINE_OPEN
 
 
 def new_call_id() -> str:

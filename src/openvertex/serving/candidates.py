@@ -1,8 +1,8 @@
-"""Run `n` choices of one request side by side on the engine's parallel slots.
+"""Run the candidates of one request side by side on the engine's parallel slots.
 
-llama.cpp's server refuses `n > 1`; running the choices as separate generations
+llama.cpp's server refuses `n > 1`; running the candidates as separate generations
 lets continuous batching decode them together. A request with a seed gives
-choice i the seed `seed + i`, so choices differ but the whole reply reproduces.
+candidate i the seed `seed + i`, so candidates differ but the whole reply reproduces.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import dataclasses
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from openvertex.core.request import ChoiceEvent, GenerationRequest
+from openvertex.core.events import ChoiceEvent
+from openvertex.core.request import GenerationRequest
 
 if TYPE_CHECKING:
     from openvertex.engines.base import Engine
@@ -20,19 +21,19 @@ if TYPE_CHECKING:
 _DONE = object()
 
 
-def _for_choice(request: GenerationRequest, index: int) -> GenerationRequest:
+def _for_candidate(request: GenerationRequest, index: int) -> GenerationRequest:
     seed = request.sampling.seed
     sampling = request.sampling
     if seed is not None:
         sampling = dataclasses.replace(sampling, seed=seed + index)
-    return dataclasses.replace(request, sampling=sampling, n=1)
+    return dataclasses.replace(request, sampling=sampling, candidates=1)
 
 
-async def generate_choices(
+async def generate_candidates(
     engine: Engine, request: GenerationRequest
 ) -> AsyncIterator[ChoiceEvent]:
-    """Yield the events of all choices, interleaved as they are produced."""
-    if request.n == 1:
+    """Yield the events of all candidates, interleaved as they are produced."""
+    if request.candidates == 1:
         async for event in engine.generate(request):
             yield ChoiceEvent(0, event)
         return
@@ -41,14 +42,14 @@ async def generate_choices(
 
     async def pump(index: int) -> None:
         try:
-            async for event in engine.generate(_for_choice(request, index)):
+            async for event in engine.generate(_for_candidate(request, index)):
                 await queue.put(ChoiceEvent(index, event))
         except Exception as exc:  # handed to the consumer, which raises it
             await queue.put(exc)
         finally:
             await queue.put(_DONE)
 
-    tasks = [asyncio.create_task(pump(i)) for i in range(request.n)]
+    tasks = [asyncio.create_task(pump(i)) for i in range(request.candidates)]
     try:
         running = len(tasks)
         while running:

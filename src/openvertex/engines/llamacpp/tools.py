@@ -1,4 +1,4 @@
-"""Function calling: the tools a request offers, and the grammar every call must follow.
+"""Function calling on llama.cpp: the call format, and the grammar every call must follow.
 
 Every model writes its calls in one format (Hermes/Qwen's; Qwen's chat template
 teaches it natively, other models read it in their system turn):
@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from openvertex.core.constraints import (
+from openvertex.core.request import Tool, ToolUse
+from openvertex.engines.llamacpp.grammar import (
     Bounds,
-    Constraint,
     check_grammar,
     guided_schema,
     json_rule,
@@ -37,53 +36,33 @@ INLINE_OPEN = '{"name":'  # a call written as plain JSON inside the text
 MAX_CALLS = 5  # per reply: small models repeat a call until the grammar ends them
 # Arguments are short values (names, ids, places): tighter default bounds than replies.
 ARGUMENT_BOUNDS = Bounds(max_string=96, max_items=8)
-NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
 
 
-@dataclass(frozen=True, slots=True)
-class Tool:
-    name: str
-    description: str
-    parameters: dict[str, Any]
-    strict: bool = False
-    param: str = "tools"  # where the request gave it, for errors
-
-    def to_openai(self) -> dict[str, Any]:
-        """The tool as chat templates expect it (OpenAI's shape)."""
-        function = {"name": self.name, "description": self.description}
-        return {"type": "function", "function": {**function, "parameters": self.parameters}}
+def template_tool(tool: Tool) -> dict[str, Any]:
+    """A tool as chat templates expect it (OpenAI's shape, which Hugging Face adopted)."""
+    function = {"name": tool.name, "description": tool.description}
+    return {"type": "function", "function": {**function, "parameters": tool.parameters}}
 
 
-@dataclass(frozen=True, slots=True)
-class ToolUse:
-    """The tools of one request and what the model must do with them."""
-
-    tools: tuple[Tool, ...]  # all shown to the model
-    mode: Literal["auto", "required"]
-    allowed: tuple[str, ...]  # the names it may call (one, for a named tool_choice)
-    parallel: bool = True
-    legacy: bool = False  # `functions`/`function_call`: one call, answered as `function_call`
-
-
-def tool_constraint(use: ToolUse, answer_rule: str | None = None) -> Constraint:
+def tool_grammar(use: ToolUse, answer_rule: str | None = None) -> str:
     """The grammar of the reply; `answer_rule` (e.g. a `%json` rule) shapes a text answer."""
     by_name = {tool.name: tool for tool in use.tools}
     allowed = [by_name[name] for name in use.allowed]
-    return _constraint(
-        tuple((t.name, json.dumps(t.parameters), t.strict, t.param) for t in allowed),
+    return _grammar(
+        tuple((t.name, json.dumps(t.parameters), t.strict, t.where) for t in allowed),
         use.mode,
-        use.parallel and not use.legacy,
+        use.parallel,
         answer_rule,
     )
 
 
 @functools.lru_cache(maxsize=128)
-def _constraint(
+def _grammar(
     allowed: tuple[tuple[str, str, bool, str], ...],
     mode: str,
     parallel: bool,
     answer_rule: str | None,
-) -> Constraint:
+) -> str:
     calls = []
     for name, parameters, strict, param in allowed:
         arguments = guided_schema(
@@ -129,7 +108,7 @@ def _constraint(
         rules.append('ARGS_KEY: "\\"arguments\\":" " "?')
     grammar = lark_grammar("\n".join(rules))
     check_grammar(grammar, param="tools")
-    return Constraint(grammar)
+    return grammar
 
 
 def _literal(text: str) -> str:

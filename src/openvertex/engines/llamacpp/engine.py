@@ -26,20 +26,12 @@ from typing import Any
 
 import xllamacpp
 
-from openvertex.core.request import (
-    Event,
-    Finish,
-    GenerationRequest,
-    Message,
-    TextDelta,
-    Usage,
-)
-from openvertex.core.tool_calls import read_tool_calls
-from openvertex.core.tool_prompt import as_plain_text
-from openvertex.core.tools import Tool
-from openvertex.engines.base import EngineInfo
-from openvertex.engines.chat_template import ChatTemplate
-from openvertex.engines.thinking import (
+from openvertex.core.events import Event, Finish, TextDelta, TokenLogprob, Usage
+from openvertex.core.request import GenerationRequest
+from openvertex.engines.base import Capabilities, Token
+from openvertex.engines.llamacpp.chat_template import ChatTemplate
+from openvertex.engines.llamacpp.output import output_instruction, reply_grammar
+from openvertex.engines.llamacpp.thinking import (
     PROMPTED,
     Phase,
     effective_budget,
@@ -47,6 +39,10 @@ from openvertex.engines.thinking import (
     think_then_answer,
     thinking_messages,
 )
+from openvertex.engines.llamacpp.tool_calls import read_tool_calls
+from openvertex.engines.llamacpp.tool_prompt import as_plain_text
+from openvertex.engines.llamacpp.tools import template_tool
+from openvertex.engines.llamacpp.turns import turns_of, with_system_instruction
 from openvertex.errors import Internal, InvalidArgument, OpenVertexError, Unavailable
 
 _END = object()
@@ -79,17 +75,21 @@ class LlamaCppEngine:
         return self._template is not None
 
     @property
-    def info(self) -> EngineInfo:
-        return EngineInfo(
+    def capabilities(self) -> Capabilities:
+        native_tools = self._template is not None and self._template.knows_tools
+        return Capabilities(
             backend=f"llama.cpp (xllamacpp {xllamacpp.__version__}, in process, CPU)",
-            model=self.model_path.name,
+            weights=self.model_path.name,
             context_window=self.context_per_slot,
+            slots=self.parallel,
             input_modalities=self._modalities,
+            tools="native" if native_tools else "prompted",
+            thinking="native" if self._markers.native else "prompted",
             details={
                 "parallel_slots": str(self.parallel),
                 "thinking": "native" if self._markers.native else "prompted (not trained to think)",
                 "tools": "native (chat template)"
-                if self._template and self._template.knows_tools
+                if native_tools
                 else "prompted (tools in the system turn)",
             },
         )
@@ -112,7 +112,7 @@ class LlamaCppEngine:
         params.endpoint_slots = False
         params.verbosity = 2  # warnings and errors; per-request timings are noise here
         self._server = xllamacpp.Server(params)
-        props = self._internal_get("/props")
+        props = self._internal("/props")
         self._modalities = (
             "text",
             *tuple(kind for kind, on in (props.get("modalities") or {}).items() if on),
@@ -125,11 +125,16 @@ class LlamaCppEngine:
             eos_token=props.get("eos_token") or "",
         )
 
-    def _internal_get(self, path: str) -> dict[str, Any]:
+    def _internal(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A call to llama.cpp's own listener (locked with a key only this object knows)."""
         assert self._server is not None
         request = urllib.request.Request(
             self._server.listening_address + path,
-            headers={"Authorization": f"Bearer {self._api_key}"},
+            data=None if body is None else json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {self._api_key}",
+                "Content-Type": "application/json",
+            },
         )
         with urllib.request.urlopen(request, timeout=10) as reply:
             return json.load(reply)
@@ -139,35 +144,68 @@ class LlamaCppEngine:
         self._pool.shutdown(wait=False, cancel_futures=True)
         del server  # xllamacpp stops its loop when the Server is destroyed
 
+    async def check(self, request: GenerationRequest) -> None:
+        if request.output is None and not (request.tools and request.tools.callable):
+            return  # nothing to compile
+        # Compiled off the event loop, and cached: generate() reuses it.
+        await asyncio.to_thread(reply_grammar, request)
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
         if self._template is None:
             raise Unavailable("The model is still loading; retry in a moment.")
         budget = effective_budget(request.thinking.budget, self._markers)
-        messages = thinking_messages(request.messages, budget, self._markers)
-        prompt = self._render(messages, request.tools.tools if request.tools else ())
+        # Rendering a long conversation and compiling a schema are CPU work: off the loop.
+        prompt, grammar = await asyncio.to_thread(
+            lambda: (self._prompt(request, budget), reply_grammar(request))
+        )
         # The context bounds every reply anyway; clamping keeps huge values sane.
         limit = min(request.sampling.max_tokens or self.context_per_slot, self.context_per_slot)
         phases = think_then_answer(
-            functools.partial(self._complete, request),
+            functools.partial(self._complete, request, grammar),
             prompt,
             budget=budget,
             limit=limit,
             markers=self._markers,
         )
-        events = read_tool_calls(phases) if request.tools else phases
+        calls = request.tools is not None and request.tools.callable
+        events = read_tool_calls(phases) if calls else phases
         async for event in events:
             yield event
 
-    def _render(self, messages: tuple[Message, ...], tools: tuple[Tool, ...]) -> str:
-        """The prompt; tools go through the template when it knows them, else as text."""
-        assert self._template is not None
-        if self._template.knows_tools:
-            return self._template.render(messages, tools=[t.to_openai() for t in tools] or None)
-        return self._template.render(as_plain_text(messages, tools))
+    async def count_tokens(self, request: GenerationRequest) -> int:
+        budget = effective_budget(request.thinking.budget, self._markers)
+        prompt = await asyncio.to_thread(self._prompt, request, budget)
+        return len(await self._tokenize(prompt))
 
-    async def _complete(self, request: GenerationRequest, phase: Phase) -> AsyncIterator[Event]:
+    async def tokenize(self, text: str) -> list[Token]:
+        return await self._tokenize(text)
+
+    async def _tokenize(self, text: str) -> list[Token]:
+        if self._server is None:
+            raise Unavailable("The model is still loading; retry in a moment.")
+        body = {"content": text, "with_pieces": True}
+        loop = asyncio.get_running_loop()
+        reply = await loop.run_in_executor(self._pool, self._internal, "/tokenize", body)
+        return [Token(t["id"], _piece_bytes(t["piece"])) for t in reply["tokens"]]
+
+    def _prompt(self, request: GenerationRequest, budget: int) -> str:
+        """The prompt text; tools go through the template when it knows them, else as text."""
+        assert self._template is not None
+        turns = with_system_instruction(
+            turns_of(request.messages), output_instruction(request.output)
+        )
+        turns = thinking_messages(turns, budget, self._markers)
+        use = request.tools
+        tools = use.tools if use is not None and use.callable else ()
+        if self._template.knows_tools:
+            return self._template.render(turns, tools=[template_tool(t) for t in tools] or None)
+        return self._template.render(as_plain_text(turns, tools))
+
+    async def _complete(
+        self, request: GenerationRequest, grammar: str | None, phase: Phase
+    ) -> AsyncIterator[Event]:
         """One llama.cpp completion, streamed: the whole reply, or one phase of it."""
-        body = _completion_body(request, phase)
+        body = _completion_body(request, grammar, phase)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
@@ -200,7 +238,9 @@ class LlamaCppEngine:
             stop.set()
 
 
-def _completion_body(request: GenerationRequest, phase: Phase) -> dict[str, Any]:
+def _completion_body(
+    request: GenerationRequest, grammar: str | None, phase: Phase
+) -> dict[str, Any]:
     s = request.sampling
     body: dict[str, Any] = {
         "prompt": phase.prompt,
@@ -214,6 +254,8 @@ def _completion_body(request: GenerationRequest, phase: Phase) -> dict[str, Any]
         body["temperature"] = s.temperature
     if s.top_p is not None:
         body["top_p"] = s.top_p
+    if s.top_k is not None:
+        body["top_k"] = s.top_k
     if s.seed is not None:
         seed = s.seed & 0xFFFFFFFF
         body["seed"] = seed - 1 if seed == _RANDOM_SEED else seed
@@ -221,10 +263,12 @@ def _completion_body(request: GenerationRequest, phase: Phase) -> dict[str, Any]
         body["stop"] = [phase.think_until]
         return body
     body["stop"] = list(s.stop)
+    if phase.answer_until and grammar is None:  # a stop inside JSON would break it
+        body["stop"].append(phase.answer_until)
     if s.logprobs:
         body["n_probs"] = max(s.top_logprobs, 1)
-    if request.constraint is not None:
-        body["grammar"] = request.constraint.grammar
+    if grammar is not None:
+        body["grammar"] = grammar
     return body
 
 
@@ -236,7 +280,7 @@ def _events(chunk: dict[str, Any], top_logprobs: int) -> Iterator[Event]:
     text = choice.get("text") or ""
     logprobs = (choice.get("logprobs") or {}).get("content")
     if text or logprobs:
-        yield TextDelta(text, _openai_logprobs(logprobs, top_logprobs) if logprobs else None)
+        yield TextDelta(text, _logprobs(logprobs, top_logprobs) if logprobs else None)
     if reason := choice.get("finish_reason"):
         usage = chunk.get("usage") or {}
         yield Usage(
@@ -247,14 +291,17 @@ def _events(chunk: dict[str, Any], top_logprobs: int) -> Iterator[Event]:
         yield Finish("length" if reason == "length" else "stop")
 
 
-def _openai_logprobs(entries: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
-    def one(e: dict[str, Any]) -> dict[str, Any]:
-        return {"token": e["token"], "logprob": e["logprob"], "bytes": e.get("bytes")}
+def _logprobs(entries: list[dict[str, Any]], top: int) -> tuple[TokenLogprob, ...]:
+    def one(e: dict[str, Any], alternatives: tuple[TokenLogprob, ...] = ()) -> TokenLogprob:
+        raw = e.get("bytes")
+        return TokenLogprob(e["token"], e["logprob"], tuple(raw) if raw else None, alternatives)
 
-    return [
-        {**one(e), "top_logprobs": [one(t) for t in e.get("top_logprobs", [])[:top]]}
-        for e in entries
-    ]
+    return tuple(one(e, tuple(one(t) for t in e.get("top_logprobs", [])[:top])) for e in entries)
+
+
+def _piece_bytes(piece: str | list[int]) -> bytes:
+    """llama.cpp gives a token's piece as text, or as byte values when it is not UTF-8."""
+    return piece.encode() if isinstance(piece, str) else bytes(piece)
 
 
 def _error(error: dict[str, Any]) -> OpenVertexError:

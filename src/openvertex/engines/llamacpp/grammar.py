@@ -1,13 +1,14 @@
 """Constrained decoding: what the model may emit, as an llguidance grammar.
 
 One mechanism for every feature that needs guaranteed structure (structured
-output now, tool calls next): a JSON Schema becomes a grammar that llama.cpp's
-llguidance sampler enforces token by token, so the output cannot fail to parse.
+output, tool calls, literal answers): a JSON Schema becomes a grammar that
+llama.cpp's llguidance sampler enforces token by token, so the output cannot
+fail to parse.
 
 Small models loop inside strings and arrays until they run out of tokens, so
 the grammar allows no free whitespace and gives unbounded strings and arrays a
-default bound. Schemas are checked once (JSON Schema validity, then llguidance's
-own verdict on what it can enforce) and the result is cached by content.
+default bound. Schemas arrive checked as JSON Schemas (`core.intent`); here
+llguidance says what it can enforce, and the result is cached by content.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
 from llguidance import LLMatcher
 
 from openvertex.errors import InvalidArgument
@@ -36,13 +36,6 @@ class Bounds:
 
     max_string: int = DEFAULT_MAX_STRING
     max_items: int = DEFAULT_MAX_ITEMS
-
-
-@dataclass(frozen=True, slots=True)
-class Constraint:
-    """What the answer must match: a grammar in llama.cpp's `%llguidance` form."""
-
-    grammar: str
 
 
 def json_rule(schema: dict[str, Any], *, strict: bool, param: str) -> str:
@@ -107,10 +100,6 @@ ANY_OBJECT = _any_object(depth=3)
 @functools.lru_cache(maxsize=256)
 def _guided(schema_json: str, strict: bool, param: str, bounds: Bounds) -> str:
     schema = json.loads(schema_json)
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise InvalidArgument(f"The JSON Schema is not valid: {exc.message}", param=param) from None
     guided = _bounded(_cap_recursion(schema), bounds)
     failed, problems = LLMatcher.validate_grammar_with_warnings(
         LLMatcher.grammar_from_json_schema({**guided, **_options(strict)})
@@ -226,3 +215,4 @@ def _bounded(schema: Any, bounds: Bounds) -> Any:
 
     visit(schema)
     return schema
+

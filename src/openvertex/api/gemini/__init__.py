@@ -1,0 +1,1 @@
+"""Vertex's native Gemini wire (google-genai): generateContent and its kin."""

@@ -1,0 +1,5 @@
+"""llama.cpp in process: grammars (llguidance), tool prompts, chat templates, two-phase thinking."""
+
+from openvertex.engines.llamacpp.engine import LlamaCppEngine
+
+__all__ = ["LlamaCppEngine"]

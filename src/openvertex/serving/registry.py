@@ -1,0 +1,48 @@
+"""Which model names this server answers to, and what serves each: engine, slots, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from openvertex.engines.base import Engine
+from openvertex.serving.admission import Admission
+
+
+def canonical(name: str) -> str:
+    """Names answer with or without Vertex's `google/` publisher prefix."""
+    return name.removeprefix("google/")
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    """One served name. Names configured together share one engine and its slots."""
+
+    name: str
+    engine: Engine
+    admission: Admission
+    effort_budgets: Mapping[str, int]  # effort level → thinking budget
+    tools: bool = True  # False: requests with tools get a 400
+
+
+class ModelRegistry:
+    def __init__(self, models: list[ServedModel]) -> None:
+        self._models = {canonical(m.name): m for m in models}
+
+    def find(self, name: str) -> ServedModel | None:
+        return self._models.get(canonical(name))
+
+    def __iter__(self) -> Iterator[ServedModel]:
+        return iter(self._models.values())
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self]
+
+    @property
+    def engines(self) -> list[tuple[Engine, Admission]]:
+        """Each engine once, with its admission queue."""
+        seen: dict[int, tuple[Engine, Admission]] = {}
+        for m in self:
+            seen.setdefault(id(m.engine), (m.engine, m.admission))
+        return list(seen.values())

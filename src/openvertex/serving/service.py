@@ -1,0 +1,172 @@
+"""The one way a generation runs, whatever the wire: the only orchestration there is.
+
+validate → quota → admission → media (for an engine that lacks the modality)
+→ engine (candidates side by side) → drain → metering. A wire adapter parses
+its request into a `GenerationRequest`, calls `start`, and folds the events
+back into its own format; the ledger, metrics and quota charge follow from the
+request's record when the response ends (`api/lifecycle.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+from openvertex.auth.credentials import Principal
+from openvertex.core.events import ChoiceEvent
+from openvertex.core.request import Audio, GenerationRequest, Image, Part, Text
+from openvertex.errors import InvalidArgument, ResourceExhausted, Unavailable
+from openvertex.media.cascade import MediaReader
+from openvertex.serving.candidates import generate_candidates
+from openvertex.serving.draining import Drain
+from openvertex.serving.metering import metered
+from openvertex.serving.quotas import Quotas
+from openvertex.serving.record import RequestRecord
+from openvertex.serving.registry import ModelRegistry, ServedModel
+
+
+class GenerationService:
+    def __init__(
+        self, registry: ModelRegistry, quotas: Quotas, drain: Drain, media: MediaReader | None
+    ) -> None:
+        self.registry = registry
+        self.quotas = quotas
+        self.drain = drain
+        self.media = media
+
+    def check_room(self, served: ServedModel | None = None) -> None:
+        """Refuse at once when the request could not even wait: before its body is read.
+
+        Without a model (it is in the body), refuse only if every engine is full.
+        """
+        if served is not None:
+            served.admission.check_room()
+            return
+        refusals = []
+        for _, admission in self.registry.engines:
+            try:
+                admission.check_room()
+                return
+            except (ResourceExhausted, Unavailable) as exc:
+                refusals.append(exc)
+        if refusals:
+            raise refusals[0]
+
+    def media_input(self, served: ServedModel) -> dict[str, str]:
+        """How each modality the engine lacks reaches it: {"image": "…OCR…"}."""
+        if self.media is None:
+            return {}
+        own = served.engine.capabilities.input_modalities
+        return {kind: how for kind, how in self.media.modalities.items() if kind not in own}
+
+    def describe(self, served: ServedModel) -> dict[str, Any]:
+        """What really runs underneath a served name, for both wires' model lists."""
+        caps = served.engine.capabilities
+        media = self.media_input(served)
+        details: dict[str, Any] = {
+            "backend": caps.backend,
+            "weights": caps.weights,
+            "context_window": caps.context_window,
+            "input_modalities": [*caps.input_modalities, *media],
+            "ready": served.engine.ready,
+            **caps.details,
+        }
+        if media:
+            details["media_input"] = media  # how a text model gets them: honestly
+        return details
+
+    async def check(self, served: ServedModel, request: GenerationRequest) -> None:
+        """Every 400 a request can earn, before any quota or slot is spent on it."""
+        if not served.engine.ready:
+            raise Unavailable("The model is not loaded yet; retry in a moment.")
+        if request.tools is not None and not served.tools:
+            raise InvalidArgument(
+                f"Model {request.model!r} is served without tool support.",
+                param=request.tools.tools[0].where if request.tools.tools else "tools",
+            )
+        lacking = _lacking(served, request)
+        if lacking:
+            if self.media is None:
+                raise InvalidArgument(
+                    f"This model reads text only; it cannot take {_kind(lacking[0])} input.",
+                    param=lacking[0].where,
+                )
+            self.media.check(lacking)
+        await served.engine.check(request)
+
+    async def start(
+        self,
+        served: ServedModel,
+        request: GenerationRequest,
+        caller: Principal,
+        record: RequestRecord,
+    ) -> AsyncIterator[ChoiceEvent]:
+        """The reply's events, once the first is there (so a refused prompt is still a 4xx).
+
+        Cancelling this (the client left) gives back the quota and the place in line.
+        """
+        await self.check(served, request)
+        await self.quotas.admit(caller.project)
+        try:  # slots, one per candidate, held until the reply ends; or a fast 429
+            enter = served.admission.enter(record, choices=request.candidates)
+            await self.drain.bounded(enter)
+        except BaseException:
+            self.quotas.refund(caller.project)
+            raise
+        request = await self._read_media(served, request)
+        events = generate_candidates(served.engine, request)
+        events = metered(self.drain.cut(events), record, choices=request.candidates)
+        try:
+            first = await anext(events)
+        except BaseException:
+            await events.aclose()
+            raise
+        return _prepend(first, events)
+
+    async def count_tokens(self, served: ServedModel, request: GenerationRequest) -> int:
+        """The prompt's tokens as the model would read it; media it cannot take count as
+        a short placeholder, since what they hold is known only once they are read."""
+        await self.check(served, request)
+        lacking = {id(part) for part in _lacking(served, request)}
+
+        def placeholder(part: Part) -> Part:
+            if isinstance(part, Image | Audio) and id(part) in lacking:
+                return Text(f"[{_kind(part)}]")
+            return part
+
+        messages = tuple(
+            dataclasses.replace(m, parts=tuple(placeholder(p) for p in m.parts))
+            for m in request.messages
+        )
+        return await served.engine.count_tokens(dataclasses.replace(request, messages=messages))
+
+    async def _read_media(
+        self, served: ServedModel, request: GenerationRequest
+    ) -> GenerationRequest:
+        """Media the engine cannot take, read into text by the cascade (OCR, Whisper)."""
+        kinds = frozenset(_kind(part) for part in _lacking(served, request))
+        if self.media is None or not kinds:
+            return request
+        return await self.drain.bounded(self.media.to_text(request, kinds))
+
+
+def _kind(part: Image | Audio) -> str:
+    return "image" if isinstance(part, Image) else "audio"
+
+
+def _lacking(served: ServedModel, request: GenerationRequest) -> list[Image | Audio]:
+    """The request's media of a kind the engine cannot take itself."""
+    own = served.engine.capabilities.input_modalities
+    return [part for part in request.media if _kind(part) not in own]
+
+
+async def _prepend(
+    first: ChoiceEvent, rest: AsyncIterator[ChoiceEvent]
+) -> AsyncIterator[ChoiceEvent]:
+    try:
+        yield first
+        async for item in rest:
+            yield item
+    finally:
+        await rest.aclose()
