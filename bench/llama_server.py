@@ -14,16 +14,28 @@ import argparse
 import signal
 import sys
 import time
+from pathlib import Path
 
 import xllamacpp
 
-from openvertex.engines.llamacpp.weights import embedded_model_path
+from openvertex.engines.llamacpp.weights import embedded_model_path, resolve_model_path
 
 
-def build_params(port: int, parallel: int, threads: int, context: int) -> xllamacpp.CommonParams:
-    """The settings openvertex's LlamaCppEngine uses, minus its private API key."""
+def build_params(
+    port: int,
+    parallel: int,
+    threads: int,
+    context: int,
+    jinja: bool = False,
+    model: Path | None = None,
+) -> xllamacpp.CommonParams:
+    """The settings openvertex's LlamaCppEngine uses, minus its private API key.
+
+    `jinja`: render chats with the model's own template and parse tool calls, as
+    `llama-server --jinja` does (the tests' upstreams); the bench leaves it off.
+    """
     params = xllamacpp.CommonParams()
-    params.model.path = str(embedded_model_path())
+    params.model.path = str(model or embedded_model_path())
     params.n_parallel = parallel
     params.n_ctx = parallel * context  # llama.cpp splits it per slot
     params.cpuparams.n_threads = threads
@@ -34,6 +46,7 @@ def build_params(port: int, parallel: int, threads: int, context: int) -> xllama
     params.ui = False
     params.endpoint_slots = False
     params.verbosity = 2
+    params.use_jinja = jinja
     return params
 
 
@@ -43,8 +56,13 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--context", type=int, default=4096, help="tokens per slot")
+    parser.add_argument("--jinja", action="store_true", help="chat templates and tool calls")
+    parser.add_argument("--model", help="as `openvertex serve --model`; the embedded if unset")
+    parser.add_argument("--data-dir", type=Path, default=Path("~/.openvertex"))
     args = parser.parse_args()
-    server = xllamacpp.Server(build_params(args.port, args.parallel, args.threads, args.context))
+    model = resolve_model_path(args.model, args.data_dir) if args.model else None
+    params = build_params(args.port, args.parallel, args.threads, args.context, args.jinja, model)
+    server = xllamacpp.Server(params)
     print(server.listening_address, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:

@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gateway
 import httpx
 import servers
 import xllamacpp
@@ -70,6 +71,7 @@ class Config:
     repeats: int
     ttft_samples: int
     thinking_samples: int
+    gateway: bool
 
 
 @dataclass
@@ -329,6 +331,9 @@ def parse_args() -> Config:
     parser.add_argument("--repeats", type=int, help="rounds per server (default 3, quick 1)")
     parser.add_argument("--ttft-samples", type=int, help="per round (default 10, quick 3)")
     parser.add_argument("--thinking-samples", type=int, help="per effort (default 5, quick 2)")
+    parser.add_argument(
+        "--no-gateway", action="store_true", help="skip openvertex vs LiteLLM as gateways"
+    )
     a = parser.parse_args()
     return Config(
         threads=a.threads,
@@ -338,6 +343,7 @@ def parse_args() -> Config:
         repeats=a.repeats or (1 if a.quick else 3),
         ttft_samples=a.ttft_samples or (3 if a.quick else 10),
         thinking_samples=a.thinking_samples or (2 if a.quick else 5),
+        gateway=not a.no_gateway,
     )
 
 
@@ -357,8 +363,19 @@ def main() -> None:
     for r in thinking:
         view.add_row(*r)
     console.print(view)
+    tables = [(COLUMNS, table), (THINKING_COLUMNS, thinking)]
+    if cfg.gateway:
+        rounds = max(1, cfg.repeats - 1)
+        results = gateway.run(cfg.threads, rounds, cfg.ttft_samples * 4, RESULTS, console.log)
+        gateway_table = gateway.rows(results)
+        columns = ("metric", *gateway.PATHS)
+        view = Table(*columns, title="gateways in front of one llama.cpp server (medians)")
+        for r in gateway_table:
+            view.add_row(*r)
+        console.print(view)
+        tables.append((columns, gateway_table))
     out = RESULTS / "latest.md"
-    out.write_text(to_markdown(cfg, (COLUMNS, table), (THINKING_COLUMNS, thinking)))
+    out.write_text(to_markdown(cfg, *tables))
     console.print(f"written to {out}")
 
 

@@ -33,33 +33,33 @@ def _shared_flags(threads: int, parallel: int, context: int) -> list[str]:
 
 
 @contextmanager
-def _process(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     try:
-        yield process
+        yield proc
     finally:
-        process.terminate()
+        proc.terminate()
         try:
-            process.wait(timeout=15)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            proc.kill()
+            proc.wait()
 
 
-def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path) -> None:
     """Poll `ready()` until it is true; fail early if the process dies."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited early:\n{log.read_text()[-3000:]}")
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited early:\n{log.read_text()[-3000:]}")
         try:
             if ready():
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"{process.args} not ready in {START_TIMEOUT_S} s; see {log}")
+    raise RuntimeError(f"{proc.args} not ready in {START_TIMEOUT_S} s; see {log}")
 
 
 def _google_auth_headers(key_file: Path) -> dict[str, str]:
@@ -75,25 +75,32 @@ def _google_auth_headers(key_file: Path) -> dict[str, str]:
 
 
 @contextmanager
-def openvertex(
-    threads: int, parallel: int, context: int, work: Path
-) -> Iterator[tuple[str, dict[str, str]]]:
-    """`python -m openvertex serve` with auth on, ready when GET /readyz answers 200.
-
-    Requests go to the Vertex-style path with a real access token, as a user's would.
-    """
+def openvertex_server(work: Path, *flags: str) -> Iterator[tuple[str, Path, int]]:
+    """`python -m openvertex serve FLAGS` with auth on, ready when GET /readyz answers 200;
+    yields its base URL, data dir and pid."""
     port = free_port()
+    data = work / "openvertex-data"
     cmd = [
-        sys.executable, "-m", "openvertex", "serve", "--port", str(port),
-        *_shared_flags(threads, parallel, context), "--data-dir", str(work / "openvertex-data"),
+        sys.executable, "-m", "openvertex", "serve", "--port", str(port), *flags,
+        "--data-dir", str(data),
     ]  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     log = work / "openvertex.log"
     # A fresh data dir: the first-run key file's token_uri names this run's port.
-    shutil.rmtree(work / "openvertex-data", ignore_errors=True)
-    with _process(cmd, log) as process:
-        _wait_until(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, process, log)
-        headers = _google_auth_headers(work / "openvertex-data" / "openvertex-local-key.json")
+    shutil.rmtree(data, ignore_errors=True)
+    with process(cmd, log) as proc:
+        wait_until(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, proc, log)
+        yield base, data, proc.pid
+
+
+@contextmanager
+def openvertex(
+    threads: int, parallel: int, context: int, work: Path
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """openvertex on the embedded model, driven through the Vertex-style path with a real
+    access token, as a user's requests would be."""
+    with openvertex_server(work, *_shared_flags(threads, parallel, context)) as (base, data, _):
+        headers = _google_auth_headers(data / "openvertex-local-key.json")
         vertex = f"{base}/v1/projects/openvertex-local/locations/us-central1/endpoints/openapi"
         yield f"{vertex}/chat/completions", headers
 
@@ -108,7 +115,7 @@ def llama_reference(
         *_shared_flags(threads, parallel, context),
     ]  # fmt: skip
     log = work / "llama-server.log"
-    with _process(cmd, log) as process:
+    with process(cmd, log) as proc:
         base = ""
 
         def ready() -> bool:
@@ -118,5 +125,5 @@ def llama_reference(
                 base = lines[0].strip() if lines else ""
             return bool(base) and httpx.get(f"{base}/health", timeout=2).status_code == 200
 
-        _wait_until(ready, process, log)
+        wait_until(ready, proc, log)
         yield f"{base}/v1/chat/completions", {}

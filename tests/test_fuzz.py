@@ -22,6 +22,8 @@ VERTEX = "/v1/projects/{project}/locations/{location}/endpoints/openapi"
 OPERATIONS = [
     ("POST", "/v1/chat/completions"),
     ("POST", VERTEX + "/chat/completions"),
+    ("POST", "/v1/images/generations"),
+    ("POST", VERTEX + "/images/generations"),
     ("GET", "/v1/models"),
     ("GET", VERTEX + "/models"),
     ("GET", "/v1/models/{model_id}"),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from openvertex import __version__
@@ -18,12 +20,17 @@ from openvertex.api.errors import install_error_handlers
 from openvertex.api.gemini import routes as gemini
 from openvertex.api.lifecycle import RequestLifecycle
 from openvertex.api.limits import BodySizeLimit
-from openvertex.api.openai import chat, models
+from openvertex.api.openai import chat, images, models
 from openvertex.api.openapi import install as install_openapi
-from openvertex.config import Settings
+from openvertex.config import ModelConfig, Settings
 from openvertex.engines.base import Engine
 from openvertex.engines.llamacpp import LlamaCppEngine
 from openvertex.engines.llamacpp.weights import resolve_model_path
+from openvertex.engines.upstream.api import UpstreamApi
+from openvertex.engines.upstream.auth import GoogleCredentials, Key
+from openvertex.engines.upstream.engine import UpstreamEngine
+from openvertex.engines.upstream.gemini import GeminiApi
+from openvertex.engines.upstream.openai_compat import OpenAICompat
 from openvertex.media.cascade import MediaLimits, MediaReader
 from openvertex.serving.admission import Admission
 from openvertex.serving.draining import Drain
@@ -39,18 +46,53 @@ log = logging.getLogger("openvertex")
 access_log = logging.getLogger("openvertex.access")
 
 
+def build_engine(entry: ModelConfig, settings: Settings) -> Engine:
+    """An upstream pool for an entry with `upstreams`, else llama.cpp in process."""
+    if entry.upstreams:
+        return build_upstream(entry)
+    return LlamaCppEngine(
+        resolve_model_path(entry.model, settings.data_dir),
+        parallel=entry.parallel or settings.parallel,
+        context_per_slot=entry.context or settings.context,
+        threads=settings.threads,
+    )
+
+
+def build_upstream(entry: ModelConfig) -> UpstreamEngine:
+    model = entry.upstream_model or entry.names[0].removeprefix("google/")
+    key = os.environ.get(entry.api_key_env) if entry.api_key_env else None
+    api: UpstreamApi
+    auth: httpx.Auth | None
+    if entry.dialect == "gemini":
+        api = GeminiApi(model, draws=entry.image_generation)
+        auth = Key(key, header="x-goog-api-key") if key else GoogleCredentials()
+    else:
+        api = OpenAICompat(
+            model,
+            entry.dialect,
+            prompted_tools=entry.tools == "prompted",
+            llguidance=entry.llguidance,
+            vision=entry.vision,
+            draws=entry.image_generation,
+        )
+        auth = Key(key) if key else None
+    return UpstreamEngine(
+        api,
+        entry.upstreams,
+        auth=auth,
+        limit=entry.max_concurrency,
+        timeout_s=entry.timeout_seconds,
+        context=entry.context,
+    )
+
+
 def build_registry(settings: Settings, metrics: Metrics, drain: Drain) -> ModelRegistry:
     """One engine per `[[models]]` entry (one in all by default), each with its own slots."""
     served = []
     for entry in settings.engines:
-        parallel = entry.parallel or settings.parallel
-        engine: Engine = LlamaCppEngine(
-            resolve_model_path(entry.model, settings.data_dir),
-            parallel=parallel,
-            context_per_slot=entry.context or settings.context,
-            threads=settings.threads,
-        )
-        admission = Admission(parallel, settings.queue, metrics, drain)
+        engine = build_engine(entry, settings)
+        slots = engine.capabilities.slots
+        admission = Admission(slots, settings.queue, metrics, drain)
         for name in entry.names:
             tools = name not in settings.models_without_tools
             budgets = settings.effort_budgets_for(name)
@@ -130,7 +172,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Added last: outermost, so every response gets an id and every request is told.
     app.add_middleware(RequestLifecycle, finish=finish)
-    for module in (chat, models, gemini, health, token, metrics_route):
+    for module in (chat, images, models, gemini, health, token, metrics_route):
         app.include_router(module.router)
     install_openapi(app)
     return app

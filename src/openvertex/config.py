@@ -26,7 +26,11 @@ VERTEX_MODEL_NAMES = [
 
 
 class ModelConfig(BaseModel):
-    """One engine and the names it answers to (a `[[models]]` table)."""
+    """One engine and the names it answers to (a `[[models]]` table).
+
+    With `upstreams`, the engine is a pool of OpenAI-compatible servers (vLLM,
+    llama.cpp, SGLang, another openvertex…); without, the embedded llama.cpp.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,6 +38,38 @@ class ModelConfig(BaseModel):
     model: str | None = Field(default=None, description="as --model: a GGUF path or short name")
     parallel: int | None = Field(default=None, ge=1, le=64)
     context: int | None = Field(default=None, ge=256)
+    upstreams: list[str] = Field(default_factory=list, description="base URLs, each ending /v1")
+    upstream_model: str | None = Field(default=None, description="the name the upstream knows")
+    api_key_env: str | None = Field(
+        default=None,
+        description="env var holding the upstream's key; gemini without one: Google's ADC",
+    )
+    dialect: Literal["vllm", "llamacpp", "sglang", "openai", "gemini"] = "openai"
+    max_concurrency: int = Field(default=32, ge=1, description="requests at once per replica")
+    timeout_seconds: float = Field(default=600, gt=0, description="deadline of one request")
+    vision: bool = Field(default=False, description="the upstream model takes images itself")
+    image_generation: bool = Field(
+        default=False, description="the upstream draws: OpenAI's /images/generations, or Gemini's"
+    )
+    tools: Literal["native", "prompted"] = Field(
+        default="native", description="native: the upstream parses calls; prompted: openvertex"
+    )
+    llguidance: bool = Field(
+        default=False,
+        description="llamacpp dialect: the upstream was built with llguidance, so openvertex "
+        "sends its own grammars (calls, JSON, literals) as the embedded engine does",
+    )
+
+    @model_validator(mode="after")
+    def _one_engine(self) -> ModelConfig:
+        if self.upstreams and self.model is not None:
+            raise ValueError("a [[models]] entry takes `model` or `upstreams`, not both")
+        for url in self.upstreams:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"upstream {url!r} is not an http(s) URL")
+        if self.llguidance and self.dialect != "llamacpp":
+            raise ValueError("llguidance grammars go to a llamacpp upstream only")
+        return self
 
 
 class Settings(BaseSettings):

@@ -27,6 +27,12 @@ class InvalidArgument(OpenVertexError):
     code, status, type = 400, "INVALID_ARGUMENT", "invalid_request_error"
 
 
+class FailedPrecondition(OpenVertexError):
+    """The request is well formed, but the server is not set up to serve it."""
+
+    code, status, type = 400, "FAILED_PRECONDITION", "invalid_request_error"
+
+
 class Unauthenticated(OpenVertexError):
     code, status, type = 401, "UNAUTHENTICATED", "authentication_error"
 
@@ -51,6 +57,16 @@ class Unavailable(OpenVertexError):
 
 class Internal(OpenVertexError):
     pass
+
+
+class BadGateway(OpenVertexError):
+    """An upstream server failed or answered what openvertex cannot pass on."""
+
+    code, status, type = 502, "UNAVAILABLE", "server_error"
+
+
+class DeadlineExceeded(OpenVertexError):
+    code, status, type = 504, "DEADLINE_EXCEEDED", "server_error"
 
 
 class ResourceExhausted(OpenVertexError):

@@ -3,6 +3,8 @@
 uvicorn re-raises the signal after its own shutdown, so the process would die
 of SIGTERM; a supervisor should instead see a server that stopped as asked.
 Its graceful timeout stays as a backstop, a few seconds past the drain's deadline.
+Idle connections are kept longer than clients keep theirs (httpx: 5 s), so a
+client never reuses a connection the server closed at the same instant.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import uvicorn
 
 from openvertex.serving.draining import Drain
 
+KEEP_ALIVE_S = 65
+
 
 class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
         config.timeout_graceful_shutdown = drain.grace_s + 5
+        config.timeout_keep_alive = KEEP_ALIVE_S
         super().__init__(config)
         self.drain = drain
 

@@ -16,11 +16,12 @@ from functools import cache
 from typing import Any, Literal
 
 from fastapi import FastAPI
+from openai.types import ImagesResponse
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema, models_json_schema
 
-from openvertex.api.openai.request import ChatCompletionRequest
+from openvertex.api.openai.request import ChatCompletionRequest, ImageGenerationRequest
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -54,6 +55,7 @@ class ModelDetails(BaseModel):
     weights: str
     context_window: int
     input_modalities: list[str]
+    output_modalities: list[str]
     ready: bool
 
 
@@ -97,7 +99,9 @@ _ERROR_TEXT = {
     404: "No such model or endpoint",
     413: "The request body is over the size limit",
     429: "Too many requests; retry after the given delay",
+    502: "An upstream server failed or answered what cannot be passed on",
     503: "The model is not loaded yet, or the server is shutting down",
+    504: "An upstream server did not answer in time",
 }
 _RETRY_AFTER = {
     "Retry-After": {
@@ -166,7 +170,25 @@ CHAT_DOCS: dict[str, Any] = {
                 }
             },
         },
-        **_errors(400, 401, 403, 404, 413, 429, 503),
+        **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
+    },
+}
+
+IMAGES_DOCS: dict[str, Any] = {
+    "summary": "Generate images (a model that draws; others answer 400 FAILED_PRECONDITION)",
+    "response_model": None,
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("ImageGenerationRequest")}},
+        }
+    },
+    "responses": {
+        200: {
+            "description": "The images, base64 (or as data URLs)",
+            "content": {"application/json": {"schema": _ref("ImagesResponse")}},
+        },
+        **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
     },
 }
 
@@ -201,9 +223,11 @@ def _own_schemas() -> dict[str, dict[str, Any]]:
     _, document = models_json_schema(
         [
             (ChatCompletionRequest, "validation"),
+            (ImageGenerationRequest, "validation"),
             (TokenForm, "validation"),
             (ChatCompletion, "serialization"),
             (ChatCompletionChunk, "serialization"),
+            (ImagesResponse, "serialization"),
         ],
         ref_template=REF_TEMPLATE,
     )
@@ -221,12 +245,10 @@ def _complete(document: dict[str, Any], model_names: list[str]) -> None:
     """Add what FastAPI cannot see; idempotent, since FastAPI caches the document."""
     components = document.setdefault("components", {}).setdefault("schemas", {})
     schemas = dict(_own_schemas())
-    request = schemas["ChatCompletionRequest"]
-    model = {**request["properties"]["model"], "enum": model_names}  # any other is a 404
-    schemas["ChatCompletionRequest"] = {
-        **request,
-        "properties": {**request["properties"], "model": model},
-    }
+    for name in ("ChatCompletionRequest", "ImageGenerationRequest"):
+        request = schemas[name]
+        model = {**request["properties"]["model"], "enum": model_names}  # any other is a 404
+        schemas[name] = {**request, "properties": {**request["properties"], "model": model}}
     for name, schema in schemas.items():
         if components.get(name, schema) != schema:
             raise RuntimeError(f"two different schemas are named {name} in the OpenAPI document")

@@ -39,6 +39,14 @@ class ThoughtDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageData:
+    """An image the model drew."""
+
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     prompt_tokens: int
     completion_tokens: int  # thoughts and answer together, as Gemini bills them
@@ -51,7 +59,7 @@ class Finish:
     reason: FinishReason
 
 
-Event = TextDelta | ThoughtDelta | ToolCall | Usage | Finish
+Event = TextDelta | ThoughtDelta | ImageData | ToolCall | Usage | Finish
 
 
 @dataclass(frozen=True, slots=True)

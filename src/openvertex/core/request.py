@@ -143,6 +143,14 @@ Output = JsonOutput | LiteralOutput
 
 
 @dataclass(frozen=True, slots=True)
+class ImageOutput:
+    """The answer is to be a drawing: of the last user turn's text, `size` as "WxH"."""
+
+    size: str | None = None
+    where: str = "modalities"
+
+
+@dataclass(frozen=True, slots=True)
 class Tool:
     name: str
     description: str
@@ -178,6 +186,10 @@ class GenerationRequest:
     thinking: Thinking = field(default_factory=Thinking)
     output: Output | None = None  # the answer (never the thoughts) must match it
     tools: ToolUse | None = None
+    image: ImageOutput | None = None  # an image is wanted, not text
+    # The caller takes the reply as it comes. A whole reply has sent nothing until it is
+    # done, so an engine may still retry it elsewhere after a failure half-way.
+    stream: bool = False
 
     @property
     def media(self) -> tuple[Image | Audio, ...]:

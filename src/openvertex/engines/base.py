@@ -23,6 +23,7 @@ class Capabilities:
     context_window: int  # tokens per request
     slots: int  # requests generated at once
     input_modalities: tuple[str, ...] = ("text",)
+    output_modalities: tuple[str, ...] = ("text",)
     tools: str = "prompted"  # "native": the model's own format, taught by its chat template
     thinking: str = "prompted"  # "native": the model was trained to think
     details: dict[str, str] = field(default_factory=dict)

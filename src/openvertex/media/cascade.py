@@ -118,6 +118,46 @@ class MediaReader:
         output = LiteralOutput((extracted,)) if extracted is not None else request.output
         return dataclasses.replace(request, messages=messages, output=output)
 
+    async def fetch_images(self, request: GenerationRequest) -> GenerationRequest:
+        """Image URLs fetched (through the URL guard) into bytes, for a model that sees:
+        an upstream is never handed a URL to fetch from inside the operator's network."""
+        urls = [p for p in request.media if isinstance(p, Image) and p.data is None]
+        if not urls:
+            return request
+        loop = asyncio.get_running_loop()
+        fetched = await asyncio.gather(
+            *(loop.run_in_executor(self._pool, self._fetch, part) for part in urls),
+            return_exceptions=True,
+        )
+        images: dict[int, Part] = {}
+        for part, result in zip(urls, fetched, strict=True):
+            if isinstance(result, MediaError):
+                raise InvalidArgument(str(result), param=part.where)
+            if isinstance(result, BaseException):
+                raise result
+            images[id(part)] = result
+        messages = tuple(
+            dataclasses.replace(m, parts=tuple(images.get(id(p), p) for p in m.parts))
+            for m in request.messages
+        )
+        return dataclasses.replace(request, messages=messages)
+
+    def _fetch(self, part: Image) -> Image:
+        data, mime = self._download(part)
+        open_image(data, mime or None)  # a real, supported image, or a 400 now
+        return dataclasses.replace(part, data=data, url=None, mime_type=mime or part.mime_type)
+
+    def _download(self, part: Image) -> tuple[bytes, str | None]:
+        if part.data is not None:
+            return part.data, part.mime_type
+        assert part.url is not None
+        return fetch(
+            part.url,
+            allow=self.limits.url_allowlist,
+            max_bytes=self.limits.max_image_bytes,
+            timeout=self.limits.fetch_timeout,
+        )
+
     def _audio_job(self, part: Audio) -> Job:
         def run() -> tuple[str, str]:
             audio = decode_audio(part.data, part.format, max_seconds=self.limits.max_audio_seconds)
@@ -131,15 +171,7 @@ class MediaReader:
 
     def _image_job(self, part: Image) -> Job:
         def run() -> tuple[str, str]:
-            data, mime = part.data, part.mime_type
-            if data is None:
-                assert part.url is not None
-                data, mime = fetch(
-                    part.url,
-                    allow=self.limits.url_allowlist,
-                    max_bytes=self.limits.max_image_bytes,
-                    timeout=self.limits.fetch_timeout,
-                )
+            data, mime = self._download(part)
             image = open_image(data, mime or None)
             lines = self.ocr.read_text(image)
             found = "\n".join(lines) if lines else "(no text found)"

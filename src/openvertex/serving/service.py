@@ -16,7 +16,7 @@ from typing import Any
 from openvertex.auth.credentials import Principal
 from openvertex.core.events import ChoiceEvent
 from openvertex.core.request import Audio, GenerationRequest, Image, Part, Text
-from openvertex.errors import InvalidArgument, ResourceExhausted, Unavailable
+from openvertex.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
 from openvertex.media.cascade import MediaReader
 from openvertex.serving.candidates import generate_candidates
 from openvertex.serving.draining import Drain
@@ -69,6 +69,7 @@ class GenerationService:
             "weights": caps.weights,
             "context_window": caps.context_window,
             "input_modalities": [*caps.input_modalities, *media],
+            "output_modalities": list(caps.output_modalities),
             "ready": served.engine.ready,
             **caps.details,
         }
@@ -79,13 +80,25 @@ class GenerationService:
     async def check(self, served: ServedModel, request: GenerationRequest) -> None:
         """Every 400 a request can earn, before any quota or slot is spent on it."""
         if not served.engine.ready:
-            raise Unavailable("The model is not loaded yet; retry in a moment.")
+            raise Unavailable(
+                "The model is not ready (still loading, or no upstream replica is healthy); "
+                "retry in a moment."
+            )
+        if request.image is not None:
+            self._check_draws(served, request)
         if request.tools is not None and not served.tools:
             raise InvalidArgument(
                 f"Model {request.model!r} is served without tool support.",
                 param=request.tools.tools[0].where if request.tools.tools else "tools",
             )
         lacking = _lacking(served, request)
+        if self.media is None:
+            urls = [p for p in request.media if isinstance(p, Image) and p.data is None]
+            if urls and not lacking:
+                raise InvalidArgument(
+                    "Image URLs are fetched only with the media reader on (media = true).",
+                    param=urls[0].where,
+                )
         if lacking:
             if self.media is None:
                 raise InvalidArgument(
@@ -94,6 +107,28 @@ class GenerationService:
                 )
             self.media.check(lacking)
         await served.engine.check(request)
+
+    def _check_draws(self, served: ServedModel, request: GenerationRequest) -> None:
+        """An image is asked for: never a text answer pretending to be one."""
+        caps = served.engine.capabilities
+        if "image" in caps.output_modalities:
+            return
+        drawers = [
+            m.name for m in self.registry if "image" in m.engine.capabilities.output_modalities
+        ]
+        where = (
+            f"Models that draw here: {', '.join(drawers)}."
+            if drawers
+            else (
+                "No image model is configured: serve one from an upstream that draws, "
+                "a [[models]] entry with `upstreams` and `image_generation = true`."
+            )
+        )
+        raise FailedPrecondition(
+            f"Model {request.model!r} cannot draw: it is {caps.weights} on {caps.backend}, "
+            f"which writes text only. {where}",
+            param=request.image.where,
+        )
 
     async def start(
         self,
@@ -144,11 +179,13 @@ class GenerationService:
     async def _read_media(
         self, served: ServedModel, request: GenerationRequest
     ) -> GenerationRequest:
-        """Media the engine cannot take, read into text by the cascade (OCR, Whisper)."""
-        kinds = frozenset(_kind(part) for part in _lacking(served, request))
-        if self.media is None or not kinds:
+        """Media the engine cannot take, read into text by the cascade (OCR, Whisper);
+        image URLs for an engine that sees, fetched through the URL guard."""
+        if self.media is None or not request.media:
             return request
-        return await self.drain.bounded(self.media.to_text(request, kinds))
+        if kinds := frozenset(_kind(part) for part in _lacking(served, request)):
+            request = await self.drain.bounded(self.media.to_text(request, kinds))
+        return await self.drain.bounded(self.media.fetch_images(request))
 
 
 def _kind(part: Image | Audio) -> str:

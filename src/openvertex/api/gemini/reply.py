@@ -9,6 +9,7 @@ thoughts, which are counted apart, as Gemini bills them.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -19,6 +20,7 @@ from openvertex.core.events import (
     ChoiceEvent,
     Finish,
     FinishReason,
+    ImageData,
     TextDelta,
     ThoughtDelta,
     TokenLogprob,
@@ -56,6 +58,12 @@ def usage_metadata(usage: UsageSum) -> dict[str, Any]:
     return out
 
 
+def inline_data(image: ImageData) -> dict[str, Any]:
+    return {
+        "inlineData": {"mimeType": image.mime_type, "data": base64.b64encode(image.data).decode()}
+    }
+
+
 def function_call(call: ToolCall) -> dict[str, Any]:
     return {"functionCall": {"id": call.id, "name": call.name, "args": json.loads(call.arguments)}}
 
@@ -89,6 +97,7 @@ class _Candidate:
         self.thoughts: list[str] = []
         self.text: list[str] = []
         self.calls: list[ToolCall] = []
+        self.images: list[ImageData] = []
         self.finish: FinishReason = "stop"
         self.logprobs = _Logprobs()
 
@@ -96,8 +105,9 @@ class _Candidate:
         parts: list[dict[str, Any]] = []
         if include_thoughts and self.thoughts:
             parts.append({"text": "".join(self.thoughts), "thought": True})
-        if self.text or not self.calls:
+        if self.text or not (self.calls or self.images):
             parts.append({"text": "".join(self.text)})
+        parts += [inline_data(image) for image in self.images]
         parts += [function_call(call) for call in self.calls]
         return {
             "content": {"role": "model", "parts": parts},
@@ -120,6 +130,8 @@ async def to_response(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> di
             candidate.thoughts.append(event.text)
         elif isinstance(event, ToolCall):
             candidate.calls.append(event)
+        elif isinstance(event, ImageData):
+            candidate.images.append(event)
         elif isinstance(event, Usage):
             usage.add(event)
         elif isinstance(event, Finish):
@@ -156,6 +168,8 @@ async def to_chunks(
                 yield _response(meta, [_delta(i, [{"text": event.text}], **extra)])
             elif isinstance(event, ToolCall):
                 yield _response(meta, [_delta(i, [function_call(event)])])
+            elif isinstance(event, ImageData):
+                yield _response(meta, [_delta(i, [inline_data(event)])])
             elif isinstance(event, Finish):
                 finished += 1
                 last = _delta(i, [{"text": ""}], finishReason=_FINISH[event.reason])

@@ -25,6 +25,7 @@ from openvertex.core.request import (
     Audio,
     GenerationRequest,
     Image,
+    ImageOutput,
     JsonOutput,
     LiteralOutput,
     Message,
@@ -238,6 +239,7 @@ def to_generation_request(
     temperature: float | None,
     top_p: float | None,
     effort_budgets: Mapping[str, int] = DEFAULT_EFFORT_BUDGETS,
+    stream: bool = False,
 ) -> GenerationRequest:
     """The wire-neutral request; the keyword arguments are the model's settings."""
     config = body.generation_config or GenerationConfig()
@@ -272,7 +274,16 @@ def to_generation_request(
         thinking=_thinking(config.thinking_config, effort_budgets),
         output=_output(config),
         tools=_tool_use(body.tools, tool_config),
+        image=_image_output(config),
+        stream=stream,
     )
+
+
+def _image_output(config: GenerationConfig) -> ImageOutput | None:
+    modalities = {m.upper() for m in config.response_modalities or ()}
+    if "IMAGE" not in modalities:
+        return None
+    return ImageOutput(where="generationConfig.responseModalities")
 
 
 def _refuse_what_cannot_be_honoured(body: GenerateContentRequest, config: GenerationConfig) -> None:
@@ -296,9 +307,9 @@ def _refuse_what_cannot_be_honoured(body: GenerateContentRequest, config: Genera
                 param=f"generationConfig.{to_camel(name)}",
             )
     other = [m.upper() for m in config.response_modalities or () if m.upper() != "TEXT"]
-    if other:
+    if other and other[0] != "IMAGE":
         raise InvalidArgument(
-            f"This model answers in text only; it cannot produce {other[0]}.",
+            f"No model here answers with {other[0]}; they write text or draw images.",
             param="generationConfig.responseModalities",
         )
 
@@ -306,14 +317,16 @@ def _refuse_what_cannot_be_honoured(body: GenerateContentRequest, config: Genera
 def messages_of(contents: list[Content]) -> tuple[Message, ...]:
     """The conversation: `model` turns are the assistant's, function responses tool turns."""
     out: list[Message] = []
+    unanswered: list[ToolCall] = []  # the latest model turn's calls, for results without ids
     for i, content in enumerate(contents):
         where = f"contents[{i}]"
         if content.role == "model":
             out.append(Message("assistant", _model_parts(content, i)))
+            unanswered = list(out[-1].tool_calls)
             continue
         results = [p.function_response for p in content.parts if p.function_response]
         if results:
-            out.append(Message("tool", tuple(_result(r) for r in results if r)))
+            out.append(Message("tool", tuple(_result(r, unanswered) for r in results if r)))
         parts = tuple(
             _user_part(p, f"{where}.parts[{j}]")
             for j, p in enumerate(content.parts)
@@ -351,8 +364,16 @@ def _model_parts(content: Content, index: int) -> tuple[Part, ...]:
     return tuple(parts)
 
 
-def _result(response: FunctionResponse) -> ToolResult:
-    return ToolResult(json.dumps(response.response, ensure_ascii=False), response.id, response.name)
+def _result(response: FunctionResponse, unanswered: list[ToolCall]) -> ToolResult:
+    """The result, tied to its call: by id, else (as AFC sends them) by name, in order."""
+    call_id = response.id
+    if call_id is None:
+        call = next((c for c in unanswered if c.name == response.name), None)
+        if call is not None:
+            unanswered.remove(call)
+            call_id = call.id
+    content = json.dumps(response.response, ensure_ascii=False)
+    return ToolResult(content, call_id, response.name)
 
 
 def _user_part(part: PartIn, where: str) -> Part:

@@ -112,6 +112,7 @@ async def _generate(
         temperature=ctx.settings.default_temperature,
         top_p=ctx.settings.default_top_p,
         effort_budgets=served.effort_budgets,
+        stream=stream,
     )
     events = await start_generation(request, service, served, generation, principal)
     meta = ReplyMeta(

@@ -3,6 +3,9 @@
 Both shapes come from the same events, built with the `openai` package's own
 response types, so the JSON reply and the SSE stream cannot drift apart.
 
+Images a model drew come as gateways in front of Gemini give them, in
+`message.images` (`delta.images`), each an `image_url` holding a data URL.
+
 Thoughts are shown as Vertex shows them, only when `include_thoughts` is set:
 inside `content`, before the answer, untagged (then followed by a blank line)
 or wrapped in `<tag>…</tag>`; in a stream each thought delta is flagged with
@@ -11,6 +14,7 @@ or wrapped in `<tag>…</tag>`; in a stream each thought delta is flagged with
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -38,6 +42,7 @@ from openai.types.completion_usage import CompletionTokensDetails, PromptTokensD
 from openvertex.core.events import (
     ChoiceEvent,
     Finish,
+    ImageData,
     TextDelta,
     ThoughtDelta,
     TokenLogprob,
@@ -72,6 +77,11 @@ def usage_of(usage: UsageSum) -> CompletionUsage:
     )
 
 
+def image_url(image: ImageData) -> dict:
+    url = f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode()}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
 def logprobs_of(entries: tuple[TokenLogprob, ...]) -> list[dict]:
     """Token log probabilities in OpenAI's shape."""
 
@@ -103,6 +113,7 @@ async def to_completion(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> 
     thoughts: list[list[str]] = [[] for _ in range(n)]
     texts: list[list[str]] = [[] for _ in range(n)]
     calls: list[list[ToolCall]] = [[] for _ in range(n)]
+    images: list[list[dict]] = [[] for _ in range(n)]
     logprobs: list[list[dict] | None] = [None] * n
     finish: list[str] = ["stop"] * n
     usage = UsageSum()
@@ -116,6 +127,8 @@ async def to_completion(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> 
             thoughts[i].append(event.text)
         elif isinstance(event, ToolCall):
             calls[i].append(event)
+        elif isinstance(event, ImageData):
+            images[i].append(image_url(event))
         elif isinstance(event, Usage):
             usage.add(event)
         elif isinstance(event, Finish):
@@ -125,24 +138,21 @@ async def to_completion(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> 
         shown, text = "".join(thoughts[i]), "".join(texts[i])
         if block is not None and shown:
             text = block.opening + shown + block.closing + text
+        fields: dict = {"images": images[i]} if images[i] else {}
         if not calls[i]:
-            return ChatCompletionMessage(role="assistant", content=text, refusal=None)
+            return ChatCompletionMessage(role="assistant", content=text, refusal=None, **fields)
         content = text if text.strip() else None  # null when the reply is only calls
         if legacy:
             call = calls[i][0]
-            function_call = FunctionCall(name=call.name, arguments=call.arguments)
-            return ChatCompletionMessage(
-                role="assistant", content=content, refusal=None, function_call=function_call
-            )
-        tool_calls = [
-            ChatCompletionMessageToolCall(
-                id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments)
-            )
-            for c in calls[i]
-        ]
-        return ChatCompletionMessage(
-            role="assistant", content=content, refusal=None, tool_calls=tool_calls
-        )
+            fields["function_call"] = FunctionCall(name=call.name, arguments=call.arguments)
+        else:
+            fields["tool_calls"] = [
+                ChatCompletionMessageToolCall(
+                    id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments)
+                )
+                for c in calls[i]
+            ]
+        return ChatCompletionMessage(role="assistant", content=content, refusal=None, **fields)
 
     choices = [
         Choice(
@@ -232,7 +242,7 @@ async def to_chunks(
                     thinking_shown.add(i)
                     yield thought(i, opening + event.text)
                 continue
-            if i in thinking_shown and isinstance(event, TextDelta | ToolCall | Finish):
+            if i in thinking_shown and isinstance(event, TextDelta | ImageData | ToolCall | Finish):
                 thinking_shown.discard(i)
                 yield thought(i, block.closing)  # type: ignore[union-attr]
             if isinstance(event, TextDelta):
@@ -246,6 +256,9 @@ async def to_chunks(
             elif isinstance(event, ToolCall):
                 for call_chunk in call_deltas(i, event):
                     yield call_chunk
+            elif isinstance(event, ImageData):
+                delta = ChoiceDelta(images=[image_url(event)])  # type: ignore[call-arg]
+                yield chunk([ChunkChoice(index=i, delta=delta, finish_reason=None)])
             elif isinstance(event, Usage):
                 usage.add(event)
             elif isinstance(event, Finish):

@@ -19,6 +19,7 @@ from openvertex.core.request import (
     Audio,
     GenerationRequest,
     Image,
+    ImageOutput,
     JsonOutput,
     Message,
     Part,
@@ -39,31 +40,31 @@ MAX_STOP_SEQUENCES = 16
 MAX_INT32 = 2**31 - 1
 
 
-class _Wire(BaseModel):
+class Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
 
-class TextPart(_Wire):
+class TextPart(Wire):
     type: Literal["text"]
     text: str
 
 
-class ImageURL(_Wire):
+class ImageURL(Wire):
     url: str
     detail: Literal["auto", "low", "high"] | None = None
 
 
-class ImagePart(_Wire):
+class ImagePart(Wire):
     type: Literal["image_url"]
     image_url: ImageURL
 
 
-class InputAudio(_Wire):
+class InputAudio(Wire):
     data: str
     format: str
 
 
-class AudioPart(_Wire):
+class AudioPart(Wire):
     type: Literal["input_audio"]
     input_audio: InputAudio
 
@@ -74,39 +75,39 @@ ContentPart = Annotated[TextPart | ImagePart | AudioPart, Field(discriminator="t
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 
 
-class FunctionSpec(_Wire):
+class FunctionSpec(Wire):
     name: str = Field(pattern=FUNCTION_NAME)
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
 
 
-class ToolSpec(_Wire):
+class ToolSpec(Wire):
     type: Literal["function"]
     function: FunctionSpec
 
 
-class FunctionName(_Wire):
+class FunctionName(Wire):
     name: str
 
 
-class NamedToolChoice(_Wire):
+class NamedToolChoice(Wire):
     type: Literal["function"]
     function: FunctionName
 
 
-class CalledFunction(_Wire):
+class CalledFunction(Wire):
     name: str
     arguments: str
 
 
-class CallIn(_Wire):
+class CallIn(Wire):
     id: str
     type: Literal["function"] = "function"
     function: CalledFunction
 
 
-class ChatMessage(_Wire):
+class ChatMessage(Wire):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
@@ -121,14 +122,14 @@ class ChatMessage(_Wire):
         return self
 
 
-class JSONSchemaFormat(_Wire):
+class JSONSchemaFormat(Wire):
     name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     strict: bool | None = None
     description: str | None = None
 
 
-class ResponseFormat(_Wire):
+class ResponseFormat(Wire):
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JSONSchemaFormat | None = None
 
@@ -142,27 +143,27 @@ class ResponseFormat(_Wire):
         return self
 
 
-class StreamOptions(_Wire):
+class StreamOptions(Wire):
     include_usage: bool | None = None
 
 
-class ThinkingConfig(_Wire):
+class ThinkingConfig(Wire):
     thinking_budget: int | None = Field(default=None, ge=-1, le=MAX_INT32)
     include_thoughts: bool | None = None
 
 
-class GoogleExtras(_Wire):
+class GoogleExtras(Wire):
     """`extra_body={"google": {...}}`: Vertex's own parameters; unknown ones are ignored."""
 
     thinking_config: ThinkingConfig | None = None
     thought_tag_marker: str | None = Field(default=None, pattern=r"^[A-Za-z][\w.:-]{0,31}$")
 
 
-class ExtraBody(_Wire):
+class ExtraBody(Wire):
     google: GoogleExtras | None = None
 
 
-class ChatCompletionRequest(_Wire):
+class ChatCompletionRequest(Wire):
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1, le=MAX_INT32)
@@ -186,6 +187,7 @@ class ChatCompletionRequest(_Wire):
     functions: list[FunctionSpec] | None = Field(default=None, max_length=128)
     function_call: Literal["none", "auto"] | FunctionName | None = None
     user: str | None = None
+    modalities: list[Literal["text", "image", "audio"]] | None = None
     google: GoogleExtras | None = None
     extra_body: ExtraBody | None = None
 
@@ -211,6 +213,17 @@ class ChatCompletionRequest(_Wire):
             return top or nested or GoogleExtras()
         # Top-level fields win; copied as models (model_copy does not validate a dump).
         return nested.model_copy(update={name: getattr(top, name) for name in top.model_fields_set})
+
+
+class ImageGenerationRequest(Wire):
+    """`POST .../images/generations`, as the `openai` SDK's `images.generate` sends it."""
+
+    model: str = Field(min_length=1)
+    prompt: str = Field(min_length=1, max_length=32_000)
+    n: int | None = Field(default=None, ge=1, le=8)
+    size: str | None = Field(default=None, pattern=r"^(auto|[1-9]\d{1,4}x[1-9]\d{1,4})$")
+    response_format: Literal["b64_json", "url"] | None = None  # url: a data URL
+    user: str | None = None
 
 
 _ROLES: dict[str, Role] = {
@@ -251,7 +264,17 @@ def to_generation_request(
         thinking=_thinking(body, effort_budgets),
         output=_output(body.response_format),
         tools=_tool_use(body),
+        image=_image_output(body.modalities),
+        stream=bool(body.stream),
     )
+
+
+def _image_output(modalities: list[str] | None) -> ImageOutput | None:
+    if "audio" in (modalities or ()):
+        raise InvalidArgument(
+            "No model here speaks: audio output is not served.", param="modalities"
+        )
+    return ImageOutput() if "image" in (modalities or ()) else None
 
 
 def _messages(body: ChatCompletionRequest) -> tuple[Message, ...]:
@@ -375,9 +398,10 @@ def _tool_use(body: ChatCompletionRequest) -> ToolUse | None:
     if choice is None or isinstance(choice, str):
         mode = "none" if choice == "none" else "required" if choice == "required" else "auto"
     else:
-        mode, allowed = "required", [
-            choice.name if isinstance(choice, FunctionName) else choice.function.name
-        ]
+        mode, allowed = (
+            "required",
+            [choice.name if isinstance(choice, FunctionName) else choice.function.name],
+        )
     parallel = body.parallel_tool_calls is not False and not legacy
     return tool_use(
         tools, mode, allowed, parallel=parallel, tools_where=field, choice_where=choice_param

@@ -17,7 +17,7 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from openvertex.engines.llamacpp.turns import Turn
+from openvertex.engines.prompted.turns import Turn
 from openvertex.errors import InvalidArgument
 
 

@@ -39,10 +39,9 @@ from openvertex.engines.llamacpp.thinking import (
     think_then_answer,
     thinking_messages,
 )
-from openvertex.engines.llamacpp.tool_calls import read_tool_calls
-from openvertex.engines.llamacpp.tool_prompt import as_plain_text
-from openvertex.engines.llamacpp.tools import template_tool
-from openvertex.engines.llamacpp.turns import turns_of, with_system_instruction
+from openvertex.engines.prompted.tool_calls import read_tool_calls
+from openvertex.engines.prompted.tool_format import as_plain_text, template_tool
+from openvertex.engines.prompted.turns import turns_of, with_system_instruction
 from openvertex.errors import Internal, InvalidArgument, OpenVertexError, Unavailable
 
 _END = object()

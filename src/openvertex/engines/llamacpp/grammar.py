@@ -215,4 +215,3 @@ def _bounded(schema: Any, bounds: Bounds) -> Any:
 
     visit(schema)
     return schema
-

@@ -32,9 +32,8 @@ def output_instruction(output: Output | None) -> str:
     kind = "a JSON object" if output.schema.get("type", "object") == "object" else "JSON"
     what = f": a {output.name}" if output.name else ""
     about = f" ({output.description})" if output.description else ""
-    return (
-        f"Answer with {kind} only{what}{about}, following this JSON Schema:\n"
-        + json.dumps(output.schema)
+    return f"Answer with {kind} only{what}{about}, following this JSON Schema:\n" + json.dumps(
+        output.schema
     )
 
 

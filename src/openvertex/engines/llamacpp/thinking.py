@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from openvertex.core.events import Event, Finish, TextDelta, ThoughtDelta, Usage
 from openvertex.core.reasoning import DYNAMIC
-from openvertex.engines.llamacpp.turns import Turn, with_system_instruction
+from openvertex.engines.prompted.turns import Turn, with_system_instruction
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,6 @@
-"""Function calling on llama.cpp: the call format, and the grammar every call must follow.
+"""Function calling on llama.cpp: the grammar every call must follow.
 
-Every model writes its calls in one format (Hermes/Qwen's; Qwen's chat template
-teaches it natively, other models read it in their system turn):
-
-    <tool_call>
-    {"name": "get_weather", "arguments": {"location": "Chicago"}}
-    </tool_call>
-
+Every model writes its calls in one format (`engines/prompted/tool_format.py`).
 The grammar makes each call's `arguments` valid under that function's schema
 (through the same JSON-schema machinery as `response_format`). In `required`
 mode the reply is nothing but calls; in `auto` mode any text is allowed until
@@ -19,9 +13,8 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
 
-from openvertex.core.request import Tool, ToolUse
+from openvertex.core.request import ToolUse
 from openvertex.engines.llamacpp.grammar import (
     Bounds,
     check_grammar,
@@ -29,19 +22,11 @@ from openvertex.engines.llamacpp.grammar import (
     json_rule,
     lark_grammar,
 )
+from openvertex.engines.prompted.tool_format import CALL_CLOSE, CALL_OPEN, INLINE_OPEN
 
-CALL_OPEN = "<tool_call>"
-CALL_CLOSE = "</tool_call>"
-INLINE_OPEN = '{"name":'  # a call written as plain JSON inside the text
 MAX_CALLS = 5  # per reply: small models repeat a call until the grammar ends them
 # Arguments are short values (names, ids, places): tighter default bounds than replies.
 ARGUMENT_BOUNDS = Bounds(max_string=96, max_items=8)
-
-
-def template_tool(tool: Tool) -> dict[str, Any]:
-    """A tool as chat templates expect it (OpenAI's shape, which Hugging Face adopted)."""
-    function = {"name": tool.name, "description": tool.description}
-    return {"type": "function", "function": {**function, "parameters": tool.parameters}}
 
 
 def tool_grammar(use: ToolUse, answer_rule: str | None = None) -> str:

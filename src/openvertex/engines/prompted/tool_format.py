@@ -1,20 +1,33 @@
-"""Tools for a model whose chat template knows nothing of them: plain text, documented.
+"""The one format every prompted model writes calls in, Qwen's (Hermes style):
 
-The system turn gets the tool list and the call format; earlier calls and their
-results are written back into the conversation in that same format. It is the
-format Qwen's templates teach natively (Hermes style), so one grammar and one
-reader serve both kinds of model.
+    <tool_call>
+    {"name": "get_weather", "arguments": {"location": "Chicago"}}
+    </tool_call>
+
+For a model whose chat template knows nothing of tools, the system turn gets the
+tool list and this format; earlier calls and their results are written back into
+the conversation the same way. Qwen's templates teach it natively, so one
+grammar and one reader serve both kinds of model.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from openvertex.core.request import Tool
-from openvertex.engines.llamacpp.tools import CALL_CLOSE, CALL_OPEN, template_tool
-from openvertex.engines.llamacpp.turns import Turn, with_system_instruction
+from openvertex.engines.prompted.turns import Turn, with_system_instruction
 
+CALL_OPEN = "<tool_call>"
+CALL_CLOSE = "</tool_call>"
+INLINE_OPEN = '{"name":'  # a call written as plain JSON inside the text
 RESULT_OPEN, RESULT_CLOSE = "<tool_response>", "</tool_response>"
+
+
+def template_tool(tool: Tool) -> dict[str, Any]:
+    """A tool as chat templates expect it (OpenAI's shape, which Hugging Face adopted)."""
+    function = {"name": tool.name, "description": tool.description}
+    return {"type": "function", "function": {**function, "parameters": tool.parameters}}
 
 
 def tools_instruction(tools: tuple[Tool, ...]) -> str:

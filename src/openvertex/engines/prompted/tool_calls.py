@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from openvertex.core.events import Event, Finish, TextDelta, Usage
 from openvertex.core.request import ToolCall
-from openvertex.engines.llamacpp.tools import CALL_CLOSE, CALL_OPEN, INLINE_OPEN
+from openvertex.engines.prompted.tool_format import CALL_CLOSE, CALL_OPEN, INLINE_OPEN
 
 
 def new_call_id() -> str:
