@@ -18,6 +18,7 @@ import asyncio
 import statistics
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,13 +65,19 @@ def install_litellm() -> None:
 Path_ = Iterator[tuple[str, dict[str, str], int | None]]  # URL, headers, gateway pid
 
 
-@contextmanager
-def openvertex_gateway(upstream: str, work: Path) -> Path_:
+def gateway_config(upstream: str, work: Path) -> Path:
+    """A config serving MODEL from the llama.cpp server at `upstream`, with no model of its own."""
     config = work / "gateway.toml"
     config.write_text(
         f'[[models]]\nnames = ["{MODEL}"]\nupstreams = ["{upstream}"]\n'
         'upstream_model = "smollm2"\ndialect = "llamacpp"\nmax_concurrency = 64\n'
     )
+    return config
+
+
+@contextmanager
+def openvertex_gateway(upstream: str, work: Path) -> Path_:
+    config = gateway_config(upstream, work)
     with servers.openvertex_server(work, "--config", str(config)) as (base, data, pid):
         key = subprocess.run(
             [sys.executable, "-m", "openvertex", "apikeys", "create", "--project",
@@ -113,8 +120,9 @@ async def measure_path(
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=300, limits=limits, headers=headers) as client:
         await concurrent(client, url, chat_body("Say hi.", 8), 8)  # warm every layer
+        tag = uuid.uuid4().hex[:8]  # prompts new to the upstream's cache, for every path alike
         for i in range(samples):
-            reply = await stream_chat(client, url, chat_body(f"Name a colour. ({i})", 4))
+            reply = await stream_chat(client, url, chat_body(f"Name a colour. ({tag}-{i})", 4))
             out.ttft_ms.append(reply.ttft_ms)
         cpu, tokens = cpu_seconds(pid), 0
         for level in LEVELS:

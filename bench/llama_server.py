@@ -26,13 +26,12 @@ def build_params(
     parallel: int,
     threads: int,
     context: int,
-    jinja: bool = False,
     model: Path | None = None,
 ) -> xllamacpp.CommonParams:
     """The settings openvertex's LlamaCppEngine uses, minus its private API key.
 
-    `jinja`: render chats with the model's own template and parse tool calls, as
-    `llama-server --jinja` does (the tests' upstreams); the bench leaves it off.
+    Chats are rendered with the model's own template (jinja, on by default in this
+    build, as in `llama-server`), which also parses tool calls for the tests' upstreams.
     """
     params = xllamacpp.CommonParams()
     params.model.path = str(model or embedded_model_path())
@@ -46,7 +45,6 @@ def build_params(
     params.ui = False
     params.endpoint_slots = False
     params.verbosity = 2
-    params.use_jinja = jinja
     return params
 
 
@@ -56,12 +54,11 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--context", type=int, default=4096, help="tokens per slot")
-    parser.add_argument("--jinja", action="store_true", help="chat templates and tool calls")
     parser.add_argument("--model", help="as `openvertex serve --model`; the embedded if unset")
     parser.add_argument("--data-dir", type=Path, default=Path("~/.openvertex"))
     args = parser.parse_args()
     model = resolve_model_path(args.model, args.data_dir) if args.model else None
-    params = build_params(args.port, args.parallel, args.threads, args.context, args.jinja, model)
+    params = build_params(args.port, args.parallel, args.threads, args.context, model)
     server = xllamacpp.Server(params)
     print(server.listening_address, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import gateway
 import httpx
+import replicas
 import servers
 import xllamacpp
 from measure import (
@@ -72,6 +73,7 @@ class Config:
     ttft_samples: int
     thinking_samples: int
     gateway: bool
+    replicas: bool
 
 
 @dataclass
@@ -334,6 +336,9 @@ def parse_args() -> Config:
     parser.add_argument(
         "--no-gateway", action="store_true", help="skip openvertex vs LiteLLM as gateways"
     )
+    parser.add_argument(
+        "--no-replicas", action="store_true", help="skip one vs two replicas on shared state"
+    )
     a = parser.parse_args()
     return Config(
         threads=a.threads,
@@ -344,6 +349,7 @@ def parse_args() -> Config:
         ttft_samples=a.ttft_samples or (3 if a.quick else 10),
         thinking_samples=a.thinking_samples or (2 if a.quick else 5),
         gateway=not a.no_gateway,
+        replicas=not a.no_replicas,
     )
 
 
@@ -374,6 +380,14 @@ def main() -> None:
             view.add_row(*r)
         console.print(view)
         tables.append((columns, gateway_table))
+    if cfg.replicas:
+        total = 200 if cfg.repeats == 1 else 600
+        replica_table = replicas.run(cfg.threads, total, RESULTS, console.log)
+        view = Table(*replicas.COLUMNS, title="replicas on shared state, in front of llama.cpp")
+        for r in replica_table:
+            view.add_row(*r)
+        console.print(view)
+        tables.append((replicas.COLUMNS, replica_table))
     out = RESULTS / "latest.md"
     out.write_text(to_markdown(cfg, *tables))
     console.print(f"written to {out}")

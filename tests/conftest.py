@@ -7,7 +7,6 @@ model; nothing is mocked.
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,15 +18,10 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from services import PostgresServer, RedisServer, free_port, running_postgres, running_redis
 
 PROJECT, LOCATION = "test-project", "us-central1"
 MODEL = "google/gemini-2.0-flash-001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -182,3 +176,15 @@ def metric_samples(server: Server) -> list:
 def metric_value(samples: list, name: str, **labels: str) -> float:
     """The sum of `name`'s samples whose labels include `labels`."""
     return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    with running_redis(tmp_path) as redis:
+        yield redis
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_postgres() as postgres:
+        yield postgres

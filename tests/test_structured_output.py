@@ -75,11 +75,12 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_fifty_runs_always_parse_and_validate(client, case):
+def test_twenty_runs_always_parse_and_validate(client, case):
     messages, fmt = CASES[case]
     schema = fmt.get("json_schema", {}).get("schema", {"type": "object"})
     finishes = []
-    for seed in range(0, 50, 5):  # 10 requests x n=5 (seeds seed..seed+4): 50 distinct runs
+    # 4 requests x n=5 (seeds seed..seed+4): 20 distinct runs per schema.
+    for seed in range(0, 20, 5):
         reply = client.chat.completions.create(
             model=MODEL, messages=messages, response_format=fmt, n=5, temperature=1.0, seed=seed
         )
@@ -87,8 +88,8 @@ def test_fifty_runs_always_parse_and_validate(client, case):
             finishes.append(choice.finish_reason)
             if choice.finish_reason == "stop":
                 jsonschema.validate(json.loads(choice.message.content), schema)
-    assert len(finishes) == 50
-    assert finishes.count("stop") >= 48, finishes
+    assert len(finishes) == 20
+    assert finishes.count("stop") >= 19, finishes
 
 
 def test_seedless_parse_sync(client):

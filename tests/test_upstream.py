@@ -64,7 +64,7 @@ class Upstream:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, str(LLAMA_SERVER), "--port", str(self.port), "--threads", "1",
-             "--parallel", "2", "--context", "2048", "--jinja"],
+             "--parallel", "2", "--context", "2048"],
             stdout=self.log.open("a"),
             stderr=subprocess.STDOUT,
         )  # fmt: skip

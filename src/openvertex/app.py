@@ -34,12 +34,13 @@ from openvertex.engines.upstream.openai_compat import OpenAICompat
 from openvertex.media.cascade import MediaLimits, MediaReader
 from openvertex.serving.admission import Admission
 from openvertex.serving.draining import Drain
+from openvertex.serving.quota_windows import RedisWindows
 from openvertex.serving.quotas import Quota, Quotas
 from openvertex.serving.record import RequestRecord
 from openvertex.serving.registry import ModelRegistry, ServedModel
 from openvertex.serving.service import GenerationService
+from openvertex.store import open_store
 from openvertex.store.base import Store, UsageRecord
-from openvertex.store.sqlite import SQLiteStore
 from openvertex.telemetry import Metrics, access_line
 
 log = logging.getLogger("openvertex")
@@ -117,12 +118,17 @@ def build_quotas(settings: Settings, store: Store, metrics: Metrics) -> Quotas:
             tpm=settings.default_tpm if own is None or own.tpm is None else own.tpm,
         )
 
-    return Quotas(quota_for, window_s=settings.quota_window_seconds, metrics=metrics)
+    window_s = settings.quota_window_seconds
+    windows = None
+    if settings.redis_url:
+        on_error = metrics.quota_store_errors.inc
+        windows = RedisWindows(settings.redis_url, window_s, on_error=on_error)
+    return Quotas(quota_for, window_s=window_s, metrics=metrics, windows=windows)
 
 
 def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> FastAPI:
     """The app; `clock` is injectable so tests can expire tokens without waiting."""
-    store = SQLiteStore(settings.database)
+    store = open_store(settings.database)
     metrics = Metrics()
     drain = Drain(settings.grace_seconds)
     quotas = build_quotas(settings, store, metrics)
@@ -156,6 +162,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         yield
         for engine, _ in registry.engines:
             await engine.close()
+        await quotas.close()
         ledger.shutdown(wait=True)  # every row of a finished request is written
         store.close()
 

@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from openvertex.config import Settings, load_settings
-from openvertex.store.base import ProjectQuota
-from openvertex.store.sqlite import SQLiteStore
+from openvertex.errors import Unavailable
+from openvertex.store import open_store
+from openvertex.store.base import ProjectQuota, Store
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(no_args_is_help=True, help="Service-account keys (for google-auth).")
@@ -27,7 +28,9 @@ apikeys_app = typer.Typer(no_args_is_help=True, help="API keys (x-goog-api-key o
 projects_app = typer.Typer(no_args_is_help=True, help="Who may call which project.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(apikeys_app, name="apikeys")
+store_app = typer.Typer(no_args_is_help=True, help="The state database itself.")
 app.add_typer(projects_app, name="projects")
+app.add_typer(store_app, name="store")
 # Piped output (scripts, tests) gets whole lines: key ids must not be cut by table wrapping.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
@@ -39,6 +42,13 @@ ConfigOption = Annotated[
     Path | None, typer.Option(help="TOML settings file.", envvar="OPENVERTEX_CONFIG")
 ]
 DataDirOption = Annotated[Path | None, typer.Option(help="Where state is kept.")]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        help="postgresql://… for state shared by replicas; SQLite in the data dir if unset.",
+        envvar="OPENVERTEX_DATABASE_URL",
+    ),
+]
 
 
 def _settings(config: Path | None, **flags: object) -> Settings:
@@ -49,8 +59,17 @@ def _settings(config: Path | None, **flags: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _store(settings: Settings) -> SQLiteStore:
-    return SQLiteStore(settings.database)
+def _store(url: str) -> Store:
+    try:
+        return open_store(url)
+    except (ValueError, Unavailable) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _state(config: Path | None, data_dir: Path | None, database_url: str | None) -> Store:
+    """The store a management command works on, as the server would open it."""
+    return _store(_settings(config, data_dir=data_dir, database_url=database_url).database)
 
 
 def _write_key_file(path: Path, key_file: dict) -> None:
@@ -64,7 +83,7 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
 
 
-def _first_run_key(settings: Settings, store: SQLiteStore) -> Path | None:
+def _first_run_key(settings: Settings, store: Store) -> Path | None:
     """With no keys at all, make a default project and key file a newcomer can use."""
     from openvertex.auth.service_accounts import create_key
 
@@ -107,6 +126,7 @@ def serve(
     ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
     parallel: Annotated[int | None, typer.Option(help="Requests decoded together.")] = None,
     context: Annotated[int | None, typer.Option(help="Context window per request, tokens.")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for llama.cpp.")] = None,
@@ -122,6 +142,10 @@ def serve(
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="Accept any caller. Development only; loopback only.")
     ] = False,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(help="redis://host:port/db: quota windows shared by every replica."),
+    ] = None,
 ) -> None:
     """Start the server."""
     from openvertex.app import create_app
@@ -141,13 +165,15 @@ def serve(
         queue=queue,
         grace_seconds=grace,
         auth=False if no_auth else None,
+        database_url=database_url,
+        redis_url=redis_url,
     )
     if not settings.auth and not _is_loopback(settings.host):
         console.print("[red]error:[/red] --no-auth only listens on loopback (127.0.0.1, ::1).")
         raise typer.Exit(2)
     try:
         application = create_app(settings)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError, Unavailable) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
 
@@ -179,14 +205,17 @@ def keys_create(
     ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
     """Create a service account key and write its JSON key file."""
     from openvertex.auth.service_accounts import create_key
 
-    settings = _settings(config, data_dir=data_dir, public_url=server_url)
+    settings = _settings(
+        config, data_dir=data_dir, database_url=database_url, public_url=server_url
+    )
     try:
         key_file = create_key(
-            _store(settings),
+            _store(settings.database),
             project=project,
             name=name,
             token_uri=settings.token_url,
@@ -206,10 +235,11 @@ def keys_list(
     project: Annotated[str | None, typer.Option()] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
     """List service account keys."""
     table = Table("key id", "service account", "project", "created", "revoked")
-    for key in _store(_settings(config, data_dir=data_dir)).list_keys(project):
+    for key in _state(config, data_dir, database_url).list_keys(project):
         table.add_row(
             key.key_id, key.email, key.project, _when(key.created_at), _when(key.revoked_at)
         )
@@ -217,9 +247,14 @@ def keys_list(
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+def keys_revoke(
+    key_id: str,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
     """Revoke a key: its access tokens stop working at once."""
-    if not _store(_settings(config, data_dir=data_dir)).revoke_key(key_id, time.time()):
+    if not _state(config, data_dir, database_url).revoke_key(key_id, time.time()):
         console.print(f"[red]error:[/red] no active key {key_id}")
         raise typer.Exit(1)
     console.print(f"Revoked key {key_id}")
@@ -230,6 +265,7 @@ def apikeys_create(
     project: Annotated[str, typer.Option(help="Project the key acts in.")],
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
     """Create an API key; it is shown once."""
     from openvertex.auth.credentials import create_api_key
@@ -240,7 +276,7 @@ def apikeys_create(
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    store = _store(_settings(config, data_dir=data_dir))
+    store = _state(config, data_dir, database_url)
     secret, record = create_api_key(store, project=project, now=time.time())
     console.print(f"API key {record.key_id} for project {project} (shown only now):")
     print(secret)
@@ -251,20 +287,24 @@ def apikeys_list(
     project: Annotated[str | None, typer.Option()] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
     """List API keys (ids only; the keys themselves are not kept)."""
     table = Table("key id", "project", "created", "revoked")
-    for key in _store(_settings(config, data_dir=data_dir)).list_api_keys(project):
+    for key in _state(config, data_dir, database_url).list_api_keys(project):
         table.add_row(key.key_id, key.project, _when(key.created_at), _when(key.revoked_at))
     console.print(table)
 
 
 @apikeys_app.command("revoke")
 def apikeys_revoke(
-    key_id: str, config: ConfigOption = None, data_dir: DataDirOption = None
+    key_id: str,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
     """Revoke an API key."""
-    if not _store(_settings(config, data_dir=data_dir)).revoke_api_key(key_id, time.time()):
+    if not _state(config, data_dir, database_url).revoke_api_key(key_id, time.time()):
         console.print(f"[red]error:[/red] no active API key {key_id}")
         raise typer.Exit(1)
     console.print(f"Revoked API key {key_id}")
@@ -272,10 +312,14 @@ def apikeys_revoke(
 
 @projects_app.command("grant")
 def projects_grant(
-    project: str, email: str, config: ConfigOption = None, data_dir: DataDirOption = None
+    project: str,
+    email: str,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
     """Let another project's service account call PROJECT."""
-    _store(_settings(config, data_dir=data_dir)).grant(project, email)
+    _state(config, data_dir, database_url).grant(project, email)
     console.print(f"{email} may now call project {project}")
 
 
@@ -290,9 +334,10 @@ def projects_set_quota(
     ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
     """Set PROJECT's requests and tokens per minute; a running server applies it at once."""
-    store = _store(_settings(config, data_dir=data_dir))
+    store = _state(config, data_dir, database_url)
     current = store.get_quota(project)
     quota = ProjectQuota(
         project,
@@ -327,9 +372,10 @@ def usage(
     ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
     """The usage ledger: requests and tokens by project, caller and model."""
-    totals = _store(_settings(config, data_dir=data_dir)).usage_totals(project, _since(since))
+    totals = _state(config, data_dir, database_url).usage_totals(project, _since(since))
     table = Table(
         "project", "principal", "model", "requests", "errors",
         "prompt tokens", "completion tokens", "reasoning tokens", "mean latency ms",
@@ -340,3 +386,22 @@ def usage(
             t.project, t.principal, t.model, *map(str, counts), f"{t.mean_latency_ms:.0f}"
         )
     console.print(table)
+
+
+@store_app.command("copy")
+def store_copy(
+    source: Annotated[str, typer.Option("--from", help="sqlite:///path or postgresql://…")],
+    target: Annotated[str, typer.Option("--to", help="sqlite:///path or postgresql://…")],
+) -> None:
+    """Copy keys, tokens, grants, quotas and the ledger into another store (e.g. moving a
+    single server's SQLite into the PostgreSQL its replicas share). Rows already there
+    are kept, so running it twice copies nothing twice."""
+    from openvertex.store.sql import TABLES
+
+    source_store, target_store = _store(source), _store(target)
+    for table in TABLES:
+        rows = source_store.table_rows(table)
+        target_store.add_rows(table, rows)
+        console.print(f"{table}: {len(rows)} rows")
+    source_store.close()
+    target_store.close()

@@ -124,6 +124,15 @@ class Settings(BaseSettings):
     default_tpm: int = Field(
         default=4_000_000, ge=0, description="tokens per minute per project, 0 for no limit"
     )
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://… : state shared by every replica; SQLite in the data dir if "
+        "unset",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://… : quota windows shared by every replica; in process if unset",
+    )
     quota_window_seconds: float = Field(
         default=60, gt=0, description="the quota window: a minute, as on Vertex (tests shorten it)"
     )
@@ -155,8 +164,9 @@ class Settings(BaseSettings):
         return f"{self.base_url}/token"
 
     @property
-    def database(self) -> Path:
-        return self.data_dir.expanduser() / "openvertex.db"
+    def database(self) -> str:
+        """The store's URL: `database_url`, else the SQLite file in the data dir."""
+        return self.database_url or f"sqlite:///{self.data_dir.expanduser() / 'openvertex.db'}"
 
     def effort_budgets_for(self, model_id: str) -> dict[str, int]:
         """The effort mapping of one served model (`google/` prefix optional)."""

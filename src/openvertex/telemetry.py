@@ -64,6 +64,11 @@ class Metrics:
             buckets=_LATENCY,
             registry=r,
         )
+        self.quota_store_errors = Counter(
+            "openvertex_quota_store_errors",
+            "Quota window reads or writes that failed (Redis unreachable): quotas failed open.",
+            registry=r,
+        )
         self.rejected = Counter(
             "openvertex_rejected",
             "Requests refused with 429, by reason.",

@@ -1,0 +1,230 @@
+"""Every query the store makes, written once for SQLite and PostgreSQL alike.
+
+The SQL here is the part both speak (`?` marks become `%s` for PostgreSQL; casts
+give PostgreSQL the parameter types it cannot guess). A backend supplies only a
+connection: `_rows` for reads, `_write` for changes, and its own migration lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from openvertex.store.base import (
+    ApiKey,
+    ProjectQuota,
+    ServiceAccountKey,
+    TokenGrant,
+    UsageRecord,
+    UsageTotal,
+)
+
+# Migration N is MIGRATIONS[N - 1]; a database records the versions it has.
+MIGRATIONS = [
+    """
+CREATE TABLE IF NOT EXISTS service_account_keys (
+    key_id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    project TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    revoked_at DOUBLE PRECISION
+);
+CREATE TABLE IF NOT EXISTS access_tokens (
+    token_hash TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES service_account_keys(key_id),
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL UNIQUE,
+    project TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    revoked_at DOUBLE PRECISION
+);
+CREATE TABLE IF NOT EXISTS project_grants (
+    project TEXT NOT NULL,
+    email TEXT NOT NULL,
+    PRIMARY KEY (project, email)
+);
+CREATE TABLE IF NOT EXISTS usage (
+    at DOUBLE PRECISION NOT NULL,
+    request_id TEXT NOT NULL,
+    project TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    model TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    latency_ms DOUBLE PRECISION NOT NULL,
+    status INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_by_project ON usage (project, at);
+CREATE TABLE IF NOT EXISTS project_quotas (
+    project TEXT PRIMARY KEY,
+    rpm INTEGER,
+    tpm INTEGER
+);
+""",
+    """
+CREATE INDEX IF NOT EXISTS access_tokens_by_expiry ON access_tokens (expires_at);
+CREATE UNIQUE INDEX IF NOT EXISTS usage_once ON usage (request_id, at);
+""",
+]
+# In the order a copy must load them: keys before the tokens that point at them.
+TABLES = ("service_account_keys", "access_tokens", "api_keys", "project_grants",
+          "project_quotas", "usage")  # fmt: skip
+VERSIONS = "CREATE TABLE IF NOT EXISTS schema_versions (version INTEGER PRIMARY KEY)"
+PURGE_AFTER_S = 86_400  # expired tokens are kept a day, so they are refused as expired
+
+
+class SQLStore:
+    """The store's queries; subclasses give them a database."""
+
+    def _rows(self, sql: str, *args: object) -> list[tuple]:
+        raise NotImplementedError
+
+    def _write(self, sql: str, *args: object) -> int:
+        """Run a change; the number of rows it touched."""
+        raise NotImplementedError
+
+    def _write_many(self, sql: str, rows: list[tuple]) -> None:
+        """Run a change once per row, in one transaction."""
+        raise NotImplementedError
+
+    def add_key(self, key: ServiceAccountKey) -> None:
+        self._write("INSERT INTO service_account_keys VALUES (?, ?, ?, ?, ?, ?)",
+                    *asdict(key).values())  # fmt: skip
+
+    def get_key(self, key_id: str) -> ServiceAccountKey | None:
+        rows = self._rows("SELECT * FROM service_account_keys WHERE key_id = ?", key_id)
+        return ServiceAccountKey(*rows[0]) if rows else None
+
+    def list_keys(self, project: str | None = None) -> list[ServiceAccountKey]:
+        rows = self._rows(
+            "SELECT * FROM service_account_keys"
+            " WHERE CAST(? AS TEXT) IS NULL OR project = ? ORDER BY created_at",
+            project,
+            project,
+        )
+        return [ServiceAccountKey(*row) for row in rows]
+
+    def revoke_key(self, key_id: str, when: float) -> bool:
+        return (
+            self._write(
+                "UPDATE service_account_keys SET revoked_at = ?"
+                " WHERE key_id = ? AND revoked_at IS NULL",
+                when,
+                key_id,
+            )
+            == 1
+        )
+
+    def add_access_token(self, token_hash: str, key_id: str, expires_at: float) -> None:
+        self._write("INSERT INTO access_tokens VALUES (?, ?, ?)", token_hash, key_id, expires_at)
+        # Tokens long expired go as new ones come: a token lives an hour.
+        self._write(
+            "DELETE FROM access_tokens WHERE expires_at < ?", expires_at - 3600 - PURGE_AFTER_S
+        )
+
+    def find_access_token(self, token_hash: str) -> TokenGrant | None:
+        rows = self._rows(
+            "SELECT t.key_id, k.email, k.project, t.expires_at, k.revoked_at IS NOT NULL"
+            " FROM access_tokens t JOIN service_account_keys k ON k.key_id = t.key_id"
+            " WHERE t.token_hash = ?",
+            token_hash,
+        )
+        if not rows:
+            return None
+        key_id, email, project, expires_at, revoked = rows[0]
+        return TokenGrant(key_id, email, project, expires_at, bool(revoked))
+
+    def add_api_key(self, key_hash: str, key: ApiKey) -> None:
+        self._write("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?)", key_hash,
+                    *asdict(key).values())  # fmt: skip
+
+    def find_api_key(self, key_hash: str) -> ApiKey | None:
+        rows = self._rows(
+            "SELECT key_id, project, created_at, revoked_at FROM api_keys WHERE key_hash = ?",
+            key_hash,
+        )
+        return ApiKey(*rows[0]) if rows else None
+
+    def list_api_keys(self, project: str | None = None) -> list[ApiKey]:
+        rows = self._rows(
+            "SELECT key_id, project, created_at, revoked_at FROM api_keys"
+            " WHERE CAST(? AS TEXT) IS NULL OR project = ? ORDER BY created_at",
+            project,
+            project,
+        )
+        return [ApiKey(*row) for row in rows]
+
+    def revoke_api_key(self, key_id: str, when: float) -> bool:
+        return (
+            self._write(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                when,
+                key_id,
+            )
+            == 1
+        )
+
+    def grant(self, project: str, email: str) -> None:
+        self._write(
+            "INSERT INTO project_grants VALUES (?, ?) ON CONFLICT DO NOTHING", project, email
+        )
+
+    def is_granted(self, project: str, email: str) -> bool:
+        return bool(
+            self._rows(
+                "SELECT 1 FROM project_grants WHERE project = ? AND email = ?", project, email
+            )
+        )
+
+    def record_usage(self, record: UsageRecord) -> None:
+        row = asdict(record)
+        columns, marks = ", ".join(row), ", ".join("?" * len(row))
+        self._write(f"INSERT INTO usage ({columns}) VALUES ({marks})", *row.values())
+
+    def usage_totals(
+        self, project: str | None = None, since: float | None = None
+    ) -> list[UsageTotal]:
+        rows = self._rows(
+            "SELECT project, principal, model, COUNT(*),"
+            " SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END),"
+            " SUM(prompt_tokens), SUM(completion_tokens), SUM(reasoning_tokens), AVG(latency_ms)"
+            " FROM usage WHERE (CAST(? AS TEXT) IS NULL OR project = ?)"
+            " AND (CAST(? AS DOUBLE PRECISION) IS NULL OR at >= ?)"
+            " GROUP BY project, principal, model ORDER BY project, principal, model",
+            project,
+            project,
+            since,
+            since,
+        )
+        return [UsageTotal(*row) for row in rows]
+
+    def set_quota(self, quota: ProjectQuota) -> None:
+        self._write(
+            "INSERT INTO project_quotas VALUES (?, ?, ?) ON CONFLICT (project)"
+            " DO UPDATE SET rpm = excluded.rpm, tpm = excluded.tpm",
+            quota.project,
+            quota.rpm,
+            quota.tpm,
+        )
+
+    def get_quota(self, project: str) -> ProjectQuota | None:
+        rows = self._rows("SELECT * FROM project_quotas WHERE project = ?", project)
+        return ProjectQuota(*rows[0]) if rows else None
+
+    def table_rows(self, table: str) -> list[tuple]:
+        """A whole table, for `openvertex store copy`."""
+        if table not in TABLES:
+            raise ValueError(f"no table {table!r}")
+        return self._rows(f"SELECT * FROM {table}")
+
+    def add_rows(self, table: str, rows: list[tuple]) -> None:
+        """Rows another store holds; those already here are kept as they are."""
+        if table not in TABLES:
+            raise ValueError(f"no table {table!r}")
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            self._write_many(f"INSERT INTO {table} VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
