@@ -14,8 +14,8 @@ import pytest
 from conftest import LOCATION, MODEL, PROJECT, RedisServer, Server, start_server, stop_server
 
 from openvertex.errors import ResourceExhausted
-from openvertex.serving.quota_windows import RedisWindows
 from openvertex.serving.quotas import Quota, Quotas
+from openvertex.store.quota_windows import RedisWindows
 
 
 def replica_quotas(redis: RedisServer, errors: list[int], rpm: int = 0, tpm: int = 0) -> Quotas:

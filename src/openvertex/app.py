@@ -34,13 +34,13 @@ from openvertex.engines.upstream.openai_compat import OpenAICompat
 from openvertex.media.cascade import MediaLimits, MediaReader
 from openvertex.serving.admission import Admission
 from openvertex.serving.draining import Drain
-from openvertex.serving.quota_windows import RedisWindows
 from openvertex.serving.quotas import Quota, Quotas
 from openvertex.serving.record import RequestRecord
 from openvertex.serving.registry import ModelRegistry, ServedModel
 from openvertex.serving.service import GenerationService
 from openvertex.store import open_store
 from openvertex.store.base import Store, UsageRecord
+from openvertex.store.quota_windows import RedisWindows
 from openvertex.telemetry import Metrics, access_line
 
 log = logging.getLogger("openvertex")

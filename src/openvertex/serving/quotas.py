@@ -1,7 +1,7 @@
 """Per-project quotas, as on Vertex: requests and tokens per minute.
 
 Each project has a sliding window of its recent requests and of the tokens they
-used (`quota_windows.py`: in process, or in Redis shared by every replica). A
+used (`store/quota_windows.py`: in process, or in Redis shared by every replica). A
 request over either limit is refused with 429 RESOURCE_EXHAUSTED and a
 Retry-After saying when the window will have room, which the `openai` SDK's
 retry honours. Tokens are known only once a reply ends, so they are charged
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from openvertex.errors import ResourceExhausted
-from openvertex.serving.quota_windows import LocalWindows, Quota, Windows
+from openvertex.store.quota_windows import LocalWindows, Quota, Windows
 from openvertex.telemetry import Metrics
 
 __all__ = ["Quota", "Quotas"]
