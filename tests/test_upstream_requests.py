@@ -123,6 +123,18 @@ def test_sampling_and_streaming() -> None:
     assert "top_k" not in plain and "stream" not in plain
 
 
+def test_vllms_prefix_cache_is_salted_per_project() -> None:
+    """So one project cannot time or count another's cached prompt; the id itself stays here."""
+    bodies = [
+        chat_body(request(cache_scope=project), "m", "vllm", prompted_tools=False)
+        for project in ("alpha", "alpha", "beta")
+    ]
+    salts = [body["cache_salt"] for body in bodies]
+    assert salts[0] == salts[1] != salts[2] and "alpha" not in salts[0]
+    plain = chat_body(request(cache_scope="alpha"), "m", "llamacpp", prompted_tools=False)
+    assert "cache_salt" not in plain
+
+
 def test_a_stream_of_deltas_reads_as_events() -> None:
     """Thoughts from `reasoning_content` or `reasoning`, calls gathered per index."""
     reader = ReplyReader()

@@ -18,6 +18,7 @@ from openvertex.api import metrics as metrics_route
 from openvertex.api.context import AppContext
 from openvertex.api.errors import install_error_handlers
 from openvertex.api.gemini import routes as gemini
+from openvertex.api.hosts import HostCheck, served_hosts
 from openvertex.api.lifecycle import RequestLifecycle
 from openvertex.api.limits import BodySizeLimit
 from openvertex.api.openai import chat, images, models
@@ -129,7 +130,7 @@ def build_quotas(settings: Settings, store: Store, metrics: Metrics) -> Quotas:
 def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> FastAPI:
     """The app; `clock` is injectable so tests can expire tokens without waiting."""
     store = open_store(settings.database)
-    metrics = Metrics()
+    metrics = Metrics(detail=settings.metrics_detail)
     drain = Drain(settings.grace_seconds)
     quotas = build_quotas(settings, store, metrics)
     registry = build_registry(settings, metrics, drain)
@@ -177,6 +178,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if not settings.auth:  # with auth on, a rebinding page has no credential to send
+        app.add_middleware(HostCheck, allowed=served_hosts(settings))
     # Added last: outermost, so every response gets an id and every request is told.
     app.add_middleware(RequestLifecycle, finish=finish)
     for module in (chat, images, models, gemini, health, token, metrics_route):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -13,12 +12,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
 from openvertex.config import Settings, load_settings
 from openvertex.errors import Unavailable
+from openvertex.private_files import private_dir, write_private
 from openvertex.store import open_store
 from openvertex.store.base import ProjectQuota, Store
 
@@ -73,10 +72,9 @@ def _state(config: Path | None, data_dir: Path | None, database_url: str | None)
 
 
 def _write_key_file(path: Path, key_file: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(key_file, out, indent=2)
+    """Mode 600, never through a planted link; a stale key file is replaced whole."""
+    private_dir(path.parent)
+    write_private(path, json.dumps(key_file, indent=2))
 
 
 def _when(ts: float | None) -> str:
@@ -146,10 +144,31 @@ def serve(
         str | None,
         typer.Option(help="redis://host:port/db: quota windows shared by every replica."),
     ] = None,
+    metrics_detail: Annotated[
+        bool,
+        typer.Option(
+            "--metrics-detail", help="Show project ids in /metrics (it is not behind auth)."
+        ),
+    ] = False,
+    allowed_hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-hosts",
+            help="With --no-auth, a Host name to serve besides localhost and the bound "
+            "address (repeatable; '*' for any).",
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int | None, typer.Option(help="Open connections at most; more get 503.")
+    ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a connection has to send a request's headers."),
+    ] = None,
 ) -> None:
     """Start the server."""
     from openvertex.app import create_app
-    from openvertex.server import DrainingServer
+    from openvertex.server import DrainingServer, server_config
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(
@@ -167,6 +186,10 @@ def serve(
         auth=False if no_auth else None,
         database_url=database_url,
         redis_url=redis_url,
+        metrics_detail=True if metrics_detail else None,
+        allowed_hosts=allowed_hosts or None,
+        max_connections=max_connections,
+        header_timeout_seconds=header_timeout,
     )
     if not settings.auth and not _is_loopback(settings.host):
         console.print("[red]error:[/red] --no-auth only listens on loopback (127.0.0.1, ::1).")
@@ -191,7 +214,7 @@ def serve(
             "[bold red]WARNING: authentication is OFF (--no-auth): any caller is accepted.[/]"
         )
     console.print(f"  base_url = {vertex}")
-    config = uvicorn.Config(application, host=settings.host, port=settings.port, access_log=False)
+    config = server_config(application, settings)
     DrainingServer(config, application.state.context.service.drain).run()
 
 

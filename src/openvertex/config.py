@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     )
     media: bool = Field(default=True, description="read image and audio parts (OCR, Whisper)")
     whisper_model: Literal["tiny.en", "base"] = "tiny.en"
-    max_audio_seconds: float = Field(default=600, gt=0)
+    max_audio_seconds: float = Field(default=600, gt=0)  # per clip and per request
     max_media_parts: int = Field(default=8, ge=1, le=64)
     image_url_allowlist: list[str] = Field(
         default_factory=list,
@@ -135,6 +135,27 @@ class Settings(BaseSettings):
     )
     quota_window_seconds: float = Field(
         default=60, gt=0, description="the quota window: a minute, as on Vertex (tests shorten it)"
+    )
+    metrics_detail: bool = Field(
+        default=False,
+        description="label /metrics token counts with project ids; /metrics is not behind auth",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="without auth, Host names served besides loopback's and the bound host "
+        "(DNS rebinding guard); '*' serves any",
+    )
+    header_timeout_seconds: float = Field(
+        default=10, gt=0, description="a connection must send a request's headers within this"
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=4096, description="request line and headers; larger get 431"
+    )
+    max_connections: int = Field(
+        default=1024,
+        ge=16,
+        description="open connections; more are answered 503 and closed. Keep it well above "
+        "slots + queue, and below the process's file-descriptor limit",
     )
 
     @field_validator("image_url_allowlist")

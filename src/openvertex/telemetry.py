@@ -1,8 +1,10 @@
 """Prometheus metrics, one registry per app, fed from each request's record.
 
 Labels are bounded: routes are templates (`/v1/projects/{project}/...`), not
-paths, and unknown paths share one label. Tokens are counted per project, the
-unit quotas and bills are kept in.
+paths, and unknown paths share one label. `/metrics` is not behind auth, so
+tokens are counted per project (the unit quotas and bills are kept in) only when
+the operator asks (`detail`, `--metrics-detail`); otherwise the project label is
+left out and the counts are totals per model. The metric names are the same.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ _RATE = (1, 5, 10, 25, 50, 75, 100, 150, 200, 300, 500, 1000)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, *, detail: bool = False) -> None:
+        self.detail = detail
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -47,8 +50,8 @@ class Metrics:
         )
         self.tokens = Counter(
             "openvertex_tokens",
-            "Tokens used, by project.",
-            ["project", "model", "kind"],
+            "Tokens used, by project with --metrics-detail.",
+            ["project", "model", "kind"] if detail else ["model", "kind"],
             registry=r,
         )
         self.slots = Gauge("openvertex_slots", "Requests that may generate at once.", registry=r)
@@ -93,7 +96,8 @@ class Metrics:
                 ("reasoning", record.reasoning_tokens),
             ):
                 if count:
-                    self.tokens.labels(record.project, model, kind).inc(count)
+                    labels = (record.project, model, kind) if self.detail else (model, kind)
+                    self.tokens.labels(*labels).inc(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

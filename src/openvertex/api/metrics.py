@@ -1,7 +1,8 @@
 """`GET /metrics`: Prometheus' text format, for a scraper on the operator's network.
 
 Like vLLM's and llama.cpp's, it is not behind auth: it holds counts and token
-totals per project, never contents or credentials.
+totals, never contents or credentials, and names projects only when the operator
+asks for it (`--metrics-detail`).
 """
 
 from __future__ import annotations

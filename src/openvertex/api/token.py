@@ -1,7 +1,9 @@
 """`POST /token`: the OAuth2 endpoint that service-account key files point at.
 
 It speaks OAuth2's wire format, not the API's error envelope: google-auth reads
-`{"error": "invalid_grant", "error_description": ...}` into a RefreshError.
+`{"error": "invalid_grant", "error_description": ...}` into a RefreshError. Anyone may
+call it, so its form is capped small (a google-auth request is under 1 KiB) and refused
+with a 413 before it is read whole; the connection is then closed, not drained.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from openvertex.api.context import Context
+from openvertex.api.errors import error_body
 from openvertex.api.openapi import TOKEN_DOCS
 from openvertex.auth.assertion import InvalidGrant, verify_assertion
 from openvertex.auth.credentials import issue_access_token
 from openvertex.auth.service_accounts import GOOGLE_TOKEN_URI
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 16
 _NO_STORE = {"Cache-Control": "no-store"}
 
 router = APIRouter()
@@ -29,9 +34,38 @@ def _oauth_error(error: str, description: str) -> JSONResponse:
     return JSONResponse(body, status_code=400, headers=_NO_STORE)
 
 
+class _FormTooLarge(Exception):
+    pass
+
+
+async def _small_body(request: Request) -> bytes:
+    """The body, if it is at most MAX_FORM_BYTES; judged by Content-Length before reading."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_FORM_BYTES:
+        raise _FormTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:  # chunked, or a Content-Length that lied
+            raise _FormTooLarge
+    return bytes(body)
+
+
+def _too_large() -> JSONResponse:
+    message = f"The token request is larger than {MAX_FORM_BYTES} bytes."
+    headers = {**_NO_STORE, "Connection": "close"}  # do not read the rest of it
+    return JSONResponse(error_body(413, message), status_code=413, headers=headers)
+
+
 @router.post("/token", **TOKEN_DOCS)
 async def token(request: Request, ctx: Context) -> JSONResponse:
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    try:
+        body = await _small_body(request)
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=MAX_FORM_FIELDS)
+    except _FormTooLarge:
+        return _too_large()
+    except ValueError:  # parse_qs: too many fields
+        return _oauth_error("invalid_request", f"The form has over {MAX_FORM_FIELDS} fields.")
     grant_type = form.get("grant_type", [""])[0]
     if grant_type != JWT_BEARER:
         return _oauth_error("unsupported_grant_type", f"Only {JWT_BEARER} is supported.")

@@ -190,6 +190,8 @@ class GenerationRequest:
     # The caller takes the reply as it comes. A whole reply has sent nothing until it is
     # done, so an engine may still retry it elsewhere after a failure half-way.
     stream: bool = False
+    # Who may reuse what this request leaves in an engine's prompt cache: its project.
+    cache_scope: str = ""
 
     @property
     def media(self) -> tuple[Image | Audio, ...]:

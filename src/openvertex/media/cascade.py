@@ -6,8 +6,11 @@ found in it (OCR) plus plain facts (size, main colours). Each result goes into
 the prompt clearly marked as what it is, so the model answers from it without
 pretending to have seen or heard anything.
 
-All of a request's media are processed at once, on a thread pool, never on the
-event loop.
+A request's media are read one after another, on a thread pool, never on the event
+loop: one part's decoding memory at a time (each bounded: see images.py and
+audio.py), and OCR and Whisper each take every core anyway. The work stops when its
+request is cancelled (client gone, shutdown deadline: see cancel.py), and each part is
+billed (billing.py) once decoded, before OCR or Whisper start on it.
 
 Two tasks the cascade answers better than a small model can: transcribing
 attached audio, and reading out the text of an attached image. Asked to copy
@@ -19,27 +22,37 @@ Whisper or OCR extracted (a literal output, which the engine enforces).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import functools
+import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from openvertex.core.request import Audio, GenerationRequest, Image, LiteralOutput, Part, Text
 from openvertex.errors import InvalidArgument
+from openvertex.media.audio import Audio as DecodedAudio
 from openvertex.media.audio import decode_audio
+from openvertex.media.billing import audio_tokens, image_tokens
+from openvertex.media.cancel import Cancel
 from openvertex.media.errors import MediaError
 from openvertex.media.fetch import fetch
-from openvertex.media.images import image_facts, open_image
+from openvertex.media.images import Picture, image_facts, read_image
+from openvertex.media.ocr import MAX_SIDE as OCR_MAX_SIDE
 from openvertex.media.ocr import OcrReader
 from openvertex.media.transcribe import Transcriber
+
+T = TypeVar("T")
+MEDIA_NICE = 10
 
 ASKS_FOR = {
     "audio": re.compile(r"\btranscri(be|bes|bing|ption|pt)\b", re.IGNORECASE),
     "image": re.compile(r"\b(text|texts|written|words|ocr|transcri\w*)\b", re.IGNORECASE),
 }
-
-Job = Callable[[], tuple[str, str]]  # → (the text for the prompt, what was extracted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +71,9 @@ class MediaReader:
         self.limits = limits
         self.transcriber = Transcriber(whisper_model)
         self.ocr = OcrReader()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="media")
+        self._pool = ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="media", initializer=_yield_cpu
+        )
 
     @property
     def modalities(self) -> dict[str, str]:
@@ -80,32 +95,40 @@ class MediaReader:
             )
 
     async def to_text(
-        self, request: GenerationRequest, kinds: frozenset[str] = frozenset({"image", "audio"})
+        self,
+        request: GenerationRequest,
+        kinds: frozenset[str] = frozenset({"image", "audio"}),
+        *,
+        bill: Callable[[int], None] = lambda tokens: None,
     ) -> GenerationRequest:
         """`request` with its media of `kinds` replaced by text parts saying what was found.
 
-        When the last message asks for the text its media hold (see the module's
-        docstring), the answer becomes exactly that text.
+        `bill` is told the tokens each part costs as soon as it is decoded. When the
+        last message asks for the text its media hold (see the module's docstring),
+        the answer becomes exactly that text.
         """
         parts = [part for part in request.media if _kind(part) in kinds]
         if not parts:
             return request
-        jobs = {
-            id(part): self._audio_job(part) if isinstance(part, Audio) else self._image_job(part)
-            for part in parts
-        }
-        loop = asyncio.get_running_loop()
-        results = await asyncio.gather(
-            *(loop.run_in_executor(self._pool, jobs[id(part)]) for part in parts),
-            return_exceptions=True,
-        )
+        cancel = Cancel()
         read: dict[int, tuple[str, str]] = {}
-        for part, result in zip(parts, results, strict=True):
-            if isinstance(result, MediaError):
-                raise InvalidArgument(str(result), param=part.where)
-            if isinstance(result, BaseException):
-                raise result
-            read[id(part)] = result
+        heard = 0.0  # seconds of audio in this request so far
+        try:
+            for part in parts:
+                try:
+                    if isinstance(part, Audio):
+                        audio = await self._work(cancel, self._decode_audio, part, heard)
+                        heard += audio.seconds
+                        bill(audio_tokens(audio.seconds))
+                        read[id(part)] = await self._work(cancel, self._transcribe, audio)
+                    else:
+                        picture = await self._work(cancel, self._open, part)
+                        bill(image_tokens())
+                        read[id(part)] = await self._work(cancel, self._read_image, picture)
+                except MediaError as exc:
+                    raise InvalidArgument(str(exc), param=part.where) from None
+        finally:
+            cancel.cancel()  # whatever still runs for this request stops at its next check
 
         def as_text(part: Part) -> Part:
             return Text(read[id(part)][0]) if id(part) in read else part
@@ -117,6 +140,11 @@ class MediaReader:
         extracted = _extraction(request, read)
         output = LiteralOutput((extracted,)) if extracted is not None else request.output
         return dataclasses.replace(request, messages=messages, output=output)
+
+    async def _work(self, cancel: Cancel, step: Callable[..., T], *args: Any) -> T:
+        """One step of a part's reading, on the pool, stopped with `cancel`."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, cancel.run, functools.partial(step, *args))
 
     async def fetch_images(self, request: GenerationRequest) -> GenerationRequest:
         """Image URLs fetched (through the URL guard) into bytes, for a model that sees:
@@ -144,7 +172,7 @@ class MediaReader:
 
     def _fetch(self, part: Image) -> Image:
         data, mime = self._download(part)
-        open_image(data, mime or None)  # a real, supported image, or a 400 now
+        read_image(data, mime or None, max_side=OCR_MAX_SIDE)  # a real, supported image, or a 400
         return dataclasses.replace(part, data=data, url=None, mime_type=mime or part.mime_type)
 
     def _download(self, part: Image) -> tuple[bytes, str | None]:
@@ -158,29 +186,42 @@ class MediaReader:
             timeout=self.limits.fetch_timeout,
         )
 
-    def _audio_job(self, part: Audio) -> Job:
-        def run() -> tuple[str, str]:
-            audio = decode_audio(part.data, part.format, max_seconds=self.limits.max_audio_seconds)
-            transcript = self.transcriber.transcribe(audio).strip()
-            return (
-                f"[Attached audio, {audio.seconds:.1f} s. Transcript by "
-                f"{self.transcriber.description}:]\n{transcript or '(no speech heard)'}"
-            ), transcript
+    def _decode_audio(self, part: Audio, heard: float) -> DecodedAudio:
+        limit = self.limits.max_audio_seconds
+        audio = decode_audio(part.data, part.format, max_seconds=limit)
+        if heard + audio.seconds > limit + 1:  # the same limit holds for the whole request
+            raise MediaError(
+                f"the request's audio adds up to {heard + audio.seconds:.0f} s, "
+                f"over the limit of {limit:g} s a request"
+            )
+        return audio
 
-        return run
+    def _transcribe(self, audio: DecodedAudio) -> tuple[str, str]:
+        transcript = self.transcriber.transcribe(audio).strip()
+        return (
+            f"[Attached audio, {audio.seconds:.1f} s. Transcript by "
+            f"{self.transcriber.description}:]\n{transcript or '(no speech heard)'}"
+        ), transcript
 
-    def _image_job(self, part: Image) -> Job:
-        def run() -> tuple[str, str]:
-            data, mime = self._download(part)
-            image = open_image(data, mime or None)
-            lines = self.ocr.read_text(image)
-            found = "\n".join(lines) if lines else "(no text found)"
-            return (
-                f"[Attached image ({image_facts(image)}). This model cannot see images; "
-                f"text read from it by OCR:]\n{found}"
-            ), "\n".join(lines)
+    def _open(self, part: Image) -> Picture:
+        data, mime = self._download(part)
+        return read_image(data, mime or None, max_side=OCR_MAX_SIDE)
 
-        return run
+    def _read_image(self, picture: Picture) -> tuple[str, str]:
+        lines = self.ocr.read_text(picture.image)
+        found = "\n".join(lines) if lines else "(no text found)"
+        return (
+            f"[Attached image ({image_facts(picture.image, picture.size)}). This model cannot "
+            f"see images; text read from it by OCR:]\n{found}"
+        ), "\n".join(lines)
+
+
+def _yield_cpu() -> None:
+    """Run media work below the event loop's priority (nice 10), so that a long
+    transcription cannot keep the loop (health checks, other replies) waiting for a core.
+    The models' own threads are started from these threads, and inherit it."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MEDIA_NICE)
 
 
 def _extraction(request: GenerationRequest, read: dict[int, tuple[str, str]]) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from openvertex.media.cancel import checked
 from openvertex.media.ocr_layout import TextBox, reading_order
 from openvertex.media.packaged_files import locate, verify_file
 
@@ -37,6 +38,13 @@ MODEL_FILES = {
 # RapidOCR's default enlarges every image to 736 px on its short side, which costs
 # 10x more on wide banners and gained nothing once spaces are restored from pixels.
 DETECTION_MAX_SIDE = 960
+# RapidOCR shrinks anything longer to this before reading it, so larger is never needed.
+MAX_SIDE = 2000
+# RapidOCR rounds each side to a multiple of 32 after its own resizing, and fails when a
+# side rounds to 0 (a 4000 x 10 banner did): pictures are padded up to this short side,
+# and to 1/MAX_ASPECT of their long side, which survives detection's shrink to 960.
+MIN_SIDE = 32
+MAX_ASPECT = 32
 
 
 class OcrReader:
@@ -66,7 +74,7 @@ class OcrReader:
         from rapidocr_onnxruntime import RapidOCR  # heavy (OpenCV, ONNX Runtime): on demand
 
         paths = {name: _verified(path, sha) for name, (path, sha) in MODEL_FILES.items()}
-        return RapidOCR(
+        engine = RapidOCR(
             det_model_path=str(paths["det"]),
             rec_model_path=str(paths["rec"]),
             cls_model_path=str(paths["cls"]),
@@ -79,16 +87,37 @@ class OcrReader:
             # gibberish; upside-down text is rare in pictures sent to a chat model.
             use_cls=False,
         )
+        # Every ONNX run (detection, each batch of recognised lines) first checks that
+        # its request still wants the answer: see media/cancel.py.
+        engine.text_det.infer = checked(engine.text_det.infer)
+        engine.text_rec.session = checked(engine.text_rec.session)
+        return engine
 
     def read_text(self, img: Image.Image) -> list[str]:
         """The image's text as lines in reading order; [] when it has none."""
         self.load()
-        rgb = img.convert("RGB")
+        rgb = fit(img.convert("RGB"))
         with self._run_lock:
             result, _timings = self._engine(rgb, return_word_box=True)
         boxes = [_text_box(item) for item in result or []]
         gray = np.asarray(rgb.convert("L"))
         return reading_order(boxes, gray)
+
+
+def fit(img: Image.Image) -> Image.Image:
+    """`img` in a shape RapidOCR can read: shrunk to MAX_SIDE, its short side padded with
+    white to MIN_SIDE and to 1/MAX_ASPECT of the long side (never stretched: text keeps
+    its size and positions stay those of the original, from its top-left corner)."""
+    if max(img.size) > MAX_SIDE:
+        img = img.copy()
+        img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    width, height = img.size
+    least = max(MIN_SIDE, -(-max(width, height) // MAX_ASPECT))
+    if min(width, height) >= least:
+        return img
+    padded = Image.new("RGB", (max(width, least), max(height, least)), "white")
+    padded.paste(img, (0, 0))
+    return padded
 
 
 def _verified(path: str, sha256: str) -> Path:

@@ -12,10 +12,14 @@ import time
 from typing import TYPE_CHECKING
 
 from openvertex.media.audio import Audio
+from openvertex.media.cancel import CheckedProxy
 from openvertex.media.whisper_weights import whisper_weights
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+
+# What faster-whisper asks of CTranslate2's Whisper, each a unit of work.
+_MODEL_CALLS = frozenset({"encode", "generate", "detect_language", "align"})
 
 
 class Transcriber:
@@ -48,13 +52,17 @@ class Transcriber:
         from faster_whisper import WhisperModel
 
         files = self.weights.read()  # in memory: the bytes checked are the bytes loaded
-        return WhisperModel(
+        model = WhisperModel(
             self.weights.name,  # only a label when `files` is given: nothing is fetched
             device="cpu",
             compute_type="int8",
             cpu_threads=self.threads,
             files=files,
         )
+        # Each CTranslate2 call (encoding or decoding one 30 s window) first checks that
+        # its request still wants the transcript: see media/cancel.py.
+        model.model = CheckedProxy(model.model, _MODEL_CALLS)
+        return model
 
     def transcribe(self, audio: Audio) -> str:
         """The spoken text of `audio`, one string; empty when nothing was said."""

@@ -4,6 +4,8 @@ It sits on the same event stream the assembler reads, so JSON replies and
 streams are metered by one piece of code. A choice cut short (client gone,
 shutdown deadline) never gets its Usage event; its streamed pieces are counted
 instead, so a reply cannot dodge the ledger or a token quota by ending early.
+Media read for the model (`record.media_tokens`) stay on the record's prompt tokens:
+billed, though the reply's own usage shows only the text the model read.
 """
 
 from __future__ import annotations
@@ -62,6 +64,6 @@ async def metered(
         raise
     finally:
         cut_short = sum(count for i, count in pieces.items() if i not in reported)
-        record.prompt_tokens = usage.prompt
+        record.prompt_tokens = record.media_tokens + usage.prompt
         record.completion_tokens = usage.completion + cut_short
         record.reasoning_tokens = usage.reasoning

@@ -1,8 +1,9 @@
 """What one request did, filled in as it goes and read once when it ends.
 
 The lifecycle middleware makes one per request; the chat route says who called
-and which model; the metering tap adds tokens and timings. When the response is
-over, the same record feeds the access log, the metrics, the ledger and quotas.
+and which model; the media cascade bills the images and audio it read; the metering
+tap adds tokens and timings. When the response is over, the same record feeds the
+access log, the metrics, the ledger and quotas.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ class RequestRecord:
     project: str | None = None  # set once a chat request is authenticated: it is ledgered
     principal: str | None = None
     model: str | None = None
+    # The prompt as billed: media_tokens, plus the tokens the model read (the reply's usage).
     prompt_tokens: int = 0
+    media_tokens: int = 0  # images and audio read for a text model, at Gemini's rates
     completion_tokens: int = 0
     reasoning_tokens: int = 0
     first_token: float | None = None  # perf_counter of the first text, thought or call
@@ -60,6 +63,11 @@ class RequestRecord:
             latency_ms=round(self.seconds * 1000, 1),
             status=self.outcome,
         )
+
+    def bill_media(self, tokens: int) -> None:
+        """Count media read for this request: billed even if the reply never comes."""
+        self.media_tokens += tokens
+        self.prompt_tokens += tokens
 
     def on_end(self, callback: Callable[[], None]) -> None:
         """Run `callback` when the response is over (releases an engine slot)."""

@@ -142,6 +142,7 @@ class GenerationService:
         Cancelling this (the client left) gives back the quota and the place in line.
         """
         await self.check(served, request)
+        request = dataclasses.replace(request, cache_scope=caller.project)
         await self.quotas.admit(caller.project)
         try:  # slots, one per candidate, held until the reply ends; or a fast 429
             enter = served.admission.enter(record, choices=request.candidates)
@@ -149,7 +150,7 @@ class GenerationService:
         except BaseException:
             self.quotas.refund(caller.project)
             raise
-        request = await self._read_media(served, request)
+        request = await self._read_media(served, request, record)
         events = generate_candidates(served.engine, request)
         events = metered(self.drain.cut(events), record, choices=request.candidates)
         try:
@@ -177,14 +178,19 @@ class GenerationService:
         return await served.engine.count_tokens(dataclasses.replace(request, messages=messages))
 
     async def _read_media(
-        self, served: ServedModel, request: GenerationRequest
+        self, served: ServedModel, request: GenerationRequest, record: RequestRecord
     ) -> GenerationRequest:
         """Media the engine cannot take, read into text by the cascade (OCR, Whisper);
-        image URLs for an engine that sees, fetched through the URL guard."""
+        image URLs for an engine that sees, fetched through the URL guard.
+
+        The reading stops when this is cancelled (the client left) or the drain deadline
+        passes, and what was read is billed to the project on the record even then.
+        """
         if self.media is None or not request.media:
             return request
         if kinds := frozenset(_kind(part) for part in _lacking(served, request)):
-            request = await self.drain.bounded(self.media.to_text(request, kinds))
+            reading = self.media.to_text(request, kinds, bill=record.bill_media)
+            request = await self.drain.bounded(reading)
         return await self.drain.bounded(self.media.fetch_images(request))
 
 

@@ -1,7 +1,8 @@
 """The default store: one SQLite file in the data dir, in WAL mode.
 
 Lookups are primary-key reads of a few microseconds; one lock serialises the
-shared connection across the server's threads.
+shared connection across the server's threads. It holds key hashes and the ledger:
+the file is its owner's only (600), in a directory made 700.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from openvertex.private_files import create_private, private_dir
 from openvertex.store.sql import MIGRATIONS, VERSIONS, SQLStore
 
 
 class SQLiteStore(SQLStore):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        create_private(path)  # SQLite gives its -wal and -shm files the same mode
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")

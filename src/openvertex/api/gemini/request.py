@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 
 from openvertex.api.gemini.schema import to_json_schema
 from openvertex.core.intent import check_json_schema, tool, tool_use
+from openvertex.core.json_bounds import SchemaBudget
 from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS, effort_budget
 from openvertex.core.request import (
     Audio,
@@ -266,14 +267,15 @@ def to_generation_request(
         top_logprobs=config.logprobs or 0,
     )
     tool_config = body.tool_config if isinstance(body, GenerateContentRequest) else None
+    budget = SchemaBudget()
     return GenerationRequest(
         model=model,
         messages=messages,
         sampling=sampling,
         candidates=config.candidate_count or 1,
         thinking=_thinking(config.thinking_config, effort_budgets),
-        output=_output(config),
-        tools=_tool_use(body.tools, tool_config),
+        output=_output(config, budget),
+        tools=_tool_use(body.tools, tool_config, budget),
         image=_image_output(config),
         stream=stream,
     )
@@ -443,7 +445,7 @@ def _thinking(config: ThinkingConfig | None, effort_budgets: Mapping[str, int]) 
     return Thinking(budget, bool(config.include_thoughts))
 
 
-def _output(config: GenerationConfig) -> Output | None:
+def _output(config: GenerationConfig, budget: SchemaBudget) -> Output | None:
     mime = (config.response_mime_type or "text/plain").lower()
     given = config.response_schema is not None or config.response_json_schema is not None
     if config.response_schema is not None and config.response_json_schema is not None:
@@ -466,7 +468,7 @@ def _output(config: GenerationConfig) -> Output | None:
         return None
     if config.response_json_schema is not None:
         where = "generationConfig.responseJsonSchema"
-        check_json_schema(config.response_json_schema, where=where)
+        check_json_schema(config.response_json_schema, where=where, budget=budget)
         schema = config.response_json_schema
         return JsonOutput(schema if isinstance(schema, dict) else {}, where=where)
     where = "generationConfig.responseSchema"
@@ -480,13 +482,15 @@ def _output(config: GenerationConfig) -> Output | None:
         return LiteralOutput(tuple(options))
     if schema is None:
         return JsonOutput(where="generationConfig.responseMimeType")
-    check_json_schema(schema, where=where)
+    check_json_schema(schema, where=where, budget=budget)
     return JsonOutput(
         schema, name=schema.get("title"), description=schema.get("description"), where=where
     )
 
 
-def _tool_use(tools: list[ToolIn] | None, tool_config: ToolConfig | None) -> ToolUse | None:
+def _tool_use(
+    tools: list[ToolIn] | None, tool_config: ToolConfig | None, budget: SchemaBudget
+) -> ToolUse | None:
     declared = []
     for i, entry in enumerate(tools or ()):
         for name in _SERVER_TOOLS:
@@ -502,7 +506,8 @@ def _tool_use(tools: list[ToolIn] | None, tool_config: ToolConfig | None) -> Too
             unknown = next(iter(entry.model_extra))
             raise InvalidArgument(f'Unknown name "{unknown}" in a Tool.', param=f"tools[{i}]")
         for j, declaration in enumerate(entry.function_declarations or ()):
-            declared.append(_function(declaration, f"tools[{i}].functionDeclarations[{j}]"))
+            where = f"tools[{i}].functionDeclarations[{j}]"
+            declared.append(_function(declaration, where, budget))
     calling = (tool_config.function_calling_config if tool_config else None) or (
         FunctionCallingConfig()
     )
@@ -528,7 +533,7 @@ def _tool_use(tools: list[ToolIn] | None, tool_config: ToolConfig | None) -> Too
     )
 
 
-def _function(declaration: FunctionDeclaration, where: str) -> Any:
+def _function(declaration: FunctionDeclaration, where: str, budget: SchemaBudget) -> Any:
     if declaration.parameters is not None and declaration.parameters_json_schema is not None:
         raise InvalidArgument(
             "Give parameters or parametersJsonSchema, not both.", param=f"{where}.parameters"
@@ -541,6 +546,5 @@ def _function(declaration: FunctionDeclaration, where: str) -> Any:
         where = f"{where}.parametersJsonSchema"
         if parameters is not None and not isinstance(parameters, dict):
             raise InvalidArgument("parametersJsonSchema must be a JSON object.", param=where)
-    return tool(
-        declaration.name, declaration.description or "", parameters, strict=False, where=where
-    )
+    description = declaration.description or ""
+    return tool(declaration.name, description, parameters, strict=False, where=where, budget=budget)

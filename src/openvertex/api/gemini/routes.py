@@ -13,6 +13,7 @@ Under `/v1` and `/v1beta1` (the SDK's default), with a project and location
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 from collections.abc import Callable
@@ -106,7 +107,8 @@ async def _generate(
     service = ctx.service
     service.check_room(served)  # a full server refuses before reading the body
     body = await parse_body(request, GenerateContentRequest)
-    generation = to_generation_request(
+    generation = await asyncio.to_thread(  # schemas and inline media cost CPU: off the loop
+        to_generation_request,
         body,
         served.name,
         temperature=ctx.settings.default_temperature,
@@ -139,7 +141,9 @@ async def count_tokens(
 ) -> dict[str, Any]:
     served = served_model(ctx, request, publisher, model)
     body = await parse_body(request, CountTokensRequest)
-    generation = to_generation_request(body, served.name, temperature=None, top_p=None)
+    generation = await asyncio.to_thread(
+        to_generation_request, body, served.name, temperature=None, top_p=None
+    )
     total = await ctx.service.count_tokens(served, generation)
     return {
         "totalTokens": total,

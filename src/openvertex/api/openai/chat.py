@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from contextlib import aclosing
@@ -36,7 +37,8 @@ async def chat_completions(request: Request, principal: BilledCaller, ctx: Conte
     served = served_model(service, body.model)
     request.state.record.model = served.name  # a served name: metric labels stay bounded
     settings = ctx.settings
-    generation = to_generation_request(
+    generation = await asyncio.to_thread(  # schemas and inline media cost CPU: off the loop
+        to_generation_request,
         body,
         temperature=settings.default_temperature,
         top_p=settings.default_top_p,

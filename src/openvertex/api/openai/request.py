@@ -7,13 +7,14 @@ ignores them. `to_generation_request` turns it into the wire-neutral request.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from openvertex.core import json_bounds
 from openvertex.core.intent import check_json_schema, tool, tool_use
+from openvertex.core.json_bounds import SchemaBudget
 from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS, effort_budget
 from openvertex.core.request import (
     Audio,
@@ -256,14 +257,15 @@ def to_generation_request(
         logprobs=bool(body.logprobs),
         top_logprobs=body.top_logprobs or 0,
     )
+    budget = SchemaBudget()
     return GenerationRequest(
         model=body.model,
         messages=_messages(body),
         sampling=sampling,
         candidates=body.n or 1,
         thinking=_thinking(body, effort_budgets),
-        output=_output(body.response_format),
-        tools=_tool_use(body),
+        output=_output(body.response_format, budget),
+        tools=_tool_use(body, budget),
         image=_image_output(body.modalities),
         stream=bool(body.stream),
     )
@@ -285,11 +287,14 @@ def _messages(body: ChatCompletionRequest) -> tuple[Message, ...]:
     for i, m in enumerate(body.messages):
         calls: list[ToolCall] = []
         for j, call in enumerate(m.tool_calls or ()):
-            arguments = _arguments(call.function.arguments, f"messages[{i}].tool_calls[{j}]")
+            arguments = _arguments(
+                call.function.arguments, f"messages[{i}].tool_calls[{j}].function.arguments"
+            )
             calls.append(ToolCall(j, call.id, call.function.name, arguments))
         if m.function_call is not None:
             call_id = legacy_ids[m.function_call.name] = f"call_legacy_{i}"
-            arguments = _arguments(m.function_call.arguments, f"messages[{i}].function_call")
+            where = f"messages[{i}].function_call.arguments"
+            arguments = _arguments(m.function_call.arguments, where)
             calls.append(ToolCall(len(calls), call_id, m.function_call.name, arguments))
         known.update(call.id for call in calls)
         if m.role in ("tool", "function"):
@@ -346,19 +351,13 @@ def _text_of(message: ChatMessage, index: int) -> str:
 
 
 def _arguments(text: str, param: str) -> str:
-    try:
-        arguments = json.loads(text)
-    except json.JSONDecodeError:
-        arguments = None
+    arguments = json_bounds.loads(text, what="Function arguments", param=param)
     if not isinstance(arguments, dict):
-        raise InvalidArgument(
-            "Function arguments must be a JSON object, as a string.",
-            param=f"{param}.function.arguments",
-        )
+        raise InvalidArgument("Function arguments must be a JSON object, as a string.", param=param)
     return text
 
 
-def _output(response_format: ResponseFormat | None) -> JsonOutput | None:
+def _output(response_format: ResponseFormat | None, budget: SchemaBudget) -> JsonOutput | None:
     if response_format is None or response_format.type == "text":
         return None
     if response_format.type == "json_object":
@@ -367,11 +366,11 @@ def _output(response_format: ResponseFormat | None) -> JsonOutput | None:
     assert spec is not None  # checked by ResponseFormat
     where = "response_format.json_schema.schema"
     schema = spec.schema_ if spec.schema_ is not None else {}
-    check_json_schema(schema, where=where)
+    check_json_schema(schema, where=where, budget=budget)
     return JsonOutput(schema, bool(spec.strict), spec.name, spec.description, where)
 
 
-def _tool_use(body: ChatCompletionRequest) -> ToolUse | None:
+def _tool_use(body: ChatCompletionRequest, budget: SchemaBudget) -> ToolUse | None:
     """The tools offered and how they must be used."""
     if body.tools is not None and body.functions is not None:
         raise InvalidArgument("Give tools or the legacy functions, not both.", param="functions")
@@ -391,6 +390,7 @@ def _tool_use(body: ChatCompletionRequest) -> ToolUse | None:
             spec.parameters,
             strict=bool(spec.strict),
             where=f"{field}[{i}].function.parameters" if not legacy else f"{field}[{i}].parameters",
+            budget=budget,
         )
         for i, spec in enumerate(specs)
     ]

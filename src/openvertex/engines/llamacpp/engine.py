@@ -6,6 +6,10 @@ generation runs on a worker thread and hands tokens back to the event loop
 through a queue. Returning True from the streaming callback stops llama.cpp at
 once and frees the slot: that is how a closed stream cancels its generation.
 
+Each generation runs in a slot openvertex picks (`slots.py`), so one project's
+cached prompt never speeds up, or shows in the usage of, another's; llama.cpp's
+RAM cache of prompts, which would move them between slots, is off.
+
 xllamacpp also opens llama.cpp's own HTTP listener on loopback. openvertex
 locks it with a random API key that never leaves this object, so it cannot be
 used to get around openvertex's own front door.
@@ -31,6 +35,7 @@ from openvertex.core.request import GenerationRequest
 from openvertex.engines.base import Capabilities, Token
 from openvertex.engines.llamacpp.chat_template import ChatTemplate
 from openvertex.engines.llamacpp.output import output_instruction, reply_grammar
+from openvertex.engines.llamacpp.slots import Slots
 from openvertex.engines.llamacpp.thinking import (
     PROMPTED,
     Phase,
@@ -66,6 +71,7 @@ class LlamaCppEngine:
         self._api_key = secrets.token_urlsafe(32)
         self._modalities: tuple[str, ...] = ("text",)
         self._markers = PROMPTED
+        self._slots = Slots(parallel)
         # Generations wait inside llama.cpp for a free slot, so allow many threads.
         self._pool = ThreadPoolExecutor(max_workers=128, thread_name_prefix="llama")
 
@@ -105,6 +111,7 @@ class LlamaCppEngine:
             params.cpuparams.n_threads = self.threads
             params.cpuparams_batch.n_threads = self.threads
         params.cache_prompt = True
+        params.cache_ram_mib = 0  # it would carry a prompt to another project's slot
         params.api_keys = [self._api_key]
         params.hostnames = ["127.0.0.1"]
         params.ui = False
@@ -159,17 +166,18 @@ class LlamaCppEngine:
         )
         # The context bounds every reply anyway; clamping keeps huge values sane.
         limit = min(request.sampling.max_tokens or self.context_per_slot, self.context_per_slot)
-        phases = think_then_answer(
-            functools.partial(self._complete, request, grammar),
-            prompt,
-            budget=budget,
-            limit=limit,
-            markers=self._markers,
-        )
-        calls = request.tools is not None and request.tools.callable
-        events = read_tool_calls(phases) if calls else phases
-        async for event in events:
-            yield event
+        async with self._slots.hold(request.cache_scope) as slot:
+            phases = think_then_answer(
+                functools.partial(self._complete, request, grammar, slot),
+                prompt,
+                budget=budget,
+                limit=limit,
+                markers=self._markers,
+            )
+            calls = request.tools is not None and request.tools.callable
+            events = read_tool_calls(phases) if calls else phases
+            async for event in events:
+                yield event
 
     async def count_tokens(self, request: GenerationRequest) -> int:
         budget = effective_budget(request.thinking.budget, self._markers)
@@ -201,10 +209,12 @@ class LlamaCppEngine:
         return self._template.render(as_plain_text(turns, tools))
 
     async def _complete(
-        self, request: GenerationRequest, grammar: str | None, phase: Phase
+        self, request: GenerationRequest, grammar: str | None, slot: int, phase: Phase
     ) -> AsyncIterator[Event]:
         """One llama.cpp completion, streamed: the whole reply, or one phase of it."""
         body = _completion_body(request, grammar, phase)
+        body["id_slot"] = slot
+        body["cache_prompt"] = self._slots.warm(slot, request.cache_scope)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
@@ -244,7 +254,6 @@ def _completion_body(
     body: dict[str, Any] = {
         "prompt": phase.prompt,
         "stream": True,
-        "cache_prompt": True,
         "n_predict": phase.max_tokens,
         "presence_penalty": s.presence_penalty,
         "frequency_penalty": s.frequency_penalty,

@@ -7,25 +7,31 @@ fail to parse.
 
 Small models loop inside strings and arrays until they run out of tokens, so
 the grammar allows no free whitespace and gives unbounded strings and arrays a
-default bound. Schemas arrive checked as JSON Schemas (`core.intent`); here
-llguidance says what it can enforce, and the result is cached by content.
+default bound. Schemas arrive checked as JSON Schemas, their cost counted
+(`core.intent`, `core.json_bounds`); here llguidance says what it can enforce,
+and the result is cached by content, the cache bounded in bytes.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
+import hashlib
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from cachetools import LRUCache, cached
 from llguidance import LLMatcher
 
+from openvertex.core.json_bounds import REF_DEPTH
 from openvertex.errors import InvalidArgument
 
 DEFAULT_MAX_STRING = 256
 DEFAULT_MAX_ITEMS = 16
-MAX_RECURSION = 3  # levels of one recursive $ref, below the root
+MAX_RECURSION = REF_DEPTH  # levels of one recursive $ref, below the root
+CACHE_BYTES = 16 * 2**20  # of grammars kept, per cache
 KEY_PATTERN = "^[A-Za-z_][A-Za-z0-9_ -]{0,47}$"  # keys of free-form (json_object) replies
 _NOT_SCHEMAS = {"enum", "const", "default", "examples", "required", "x-guidance"}
 
@@ -97,7 +103,23 @@ def _any_object(depth: int) -> dict[str, Any]:
 ANY_OBJECT = _any_object(depth=3)
 
 
-@functools.lru_cache(maxsize=256)
+F = TypeVar("F", bound=Callable[..., str])
+
+
+def cached_by_content(max_bytes: int = CACHE_BYTES) -> Callable[[F], F]:
+    """Memoize a function that returns a string, keeping at most `max_bytes` of results.
+
+    Keys are digests of the arguments, so a large schema costs 32 bytes of key.
+    """
+    cache: LRUCache = LRUCache(maxsize=max_bytes, getsizeof=len)
+
+    def key(*args: Any) -> bytes:
+        return hashlib.sha256(repr(args).encode()).digest()
+
+    return cached(cache, key=key, lock=threading.Lock())  # type: ignore[return-value]
+
+
+@cached_by_content()
 def _guided(schema_json: str, strict: bool, param: str, bounds: Bounds) -> str:
     schema = json.loads(schema_json)
     guided = _bounded(_cap_recursion(schema), bounds)

@@ -11,12 +11,12 @@ JSON), so free text never starts with `{`, a code fence or `<` in that mode.
 
 from __future__ import annotations
 
-import functools
 import json
 
 from openvertex.core.request import ToolUse
 from openvertex.engines.llamacpp.grammar import (
     Bounds,
+    cached_by_content,
     check_grammar,
     guided_schema,
     json_rule,
@@ -41,7 +41,7 @@ def tool_grammar(use: ToolUse, answer_rule: str | None = None) -> str:
     )
 
 
-@functools.lru_cache(maxsize=128)
+@cached_by_content()
 def _grammar(
     allowed: tuple[tuple[str, str, bool, str], ...],
     mode: str,

@@ -12,6 +12,8 @@ server's source (see README, "Serving a cluster"):
 - a JSON Schema is OpenAI's `response_format` everywhere; a literal answer is
   vLLM's `structured_outputs.choice`, llama.cpp's GBNF `grammar`, SGLang's `regex`,
   and is not constrained on a plain OpenAI server.
+- vLLM's prefix cache is salted per project (`cache_salt`), so one project cannot learn
+  whether another sent a prompt; llama.cpp and SGLang servers have no such knob.
 
 A llama.cpp built with llguidance (`llguidance = true`) gets what the embedded
 engine gets: tools and the JSON shape described in the system turn, and one
@@ -21,6 +23,7 @@ engine gets: tools and the JSON shape described in the system turn, and one
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from typing import Any, Literal
@@ -79,6 +82,8 @@ def chat_body(
     if request.stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+    if dialect == "vllm" and request.cache_scope:
+        body["cache_salt"] = hashlib.sha256(request.cache_scope.encode()).hexdigest()
     if llguidance:
         if grammar := reply_grammar(request):
             body["grammar"] = grammar
