@@ -1,4 +1,4 @@
-"""`POST .../chat/completions`, under Vertex's path and the plain OpenAI one."""
+"""`POST .../chat/completions`, under Vertex's paths and the plain OpenAI one."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from openvertex.api.body import parse_body
 from openvertex.api.context import Context
 from openvertex.api.deps import BilledCaller
 from openvertex.api.generation import budget_headers, start_generation, unless_disconnected
+from openvertex.api.openai.paths import route
 from openvertex.api.openai.reply import ReplyMeta, to_chunks, to_completion
 from openvertex.api.openai.request import ChatCompletionRequest, to_generation_request
 from openvertex.api.openapi import CHAT_DOCS
@@ -23,13 +24,10 @@ from openvertex.errors import NotFound
 from openvertex.serving.registry import ServedModel
 from openvertex.serving.service import GenerationService
 
-VERTEX_PREFIX = "/v1/projects/{project}/locations/{location}/endpoints/openapi"
-
 router = APIRouter()
 
 
-@router.post("/v1/chat/completions", **CHAT_DOCS)
-@router.post(VERTEX_PREFIX + "/chat/completions", **CHAT_DOCS)
+@route(router, "POST", "/chat/completions", **CHAT_DOCS)
 async def chat_completions(request: Request, principal: BilledCaller, ctx: Context) -> Any:
     service = ctx.service
     service.check_room()  # a full server refuses before reading the body

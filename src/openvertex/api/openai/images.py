@@ -19,7 +19,8 @@ from openvertex.api.body import parse_body
 from openvertex.api.context import Context
 from openvertex.api.deps import BilledCaller
 from openvertex.api.generation import start_generation, unless_disconnected
-from openvertex.api.openai.chat import VERTEX_PREFIX, served_model
+from openvertex.api.openai.chat import served_model
+from openvertex.api.openai.paths import route
 from openvertex.api.openai.request import ImageGenerationRequest
 from openvertex.api.openapi import IMAGES_DOCS
 from openvertex.core.events import ChoiceEvent, ImageData, Usage, UsageSum
@@ -28,8 +29,7 @@ from openvertex.core.request import GenerationRequest, ImageOutput, Message, Tex
 router = APIRouter()
 
 
-@router.post("/v1/images/generations", **IMAGES_DOCS)
-@router.post(VERTEX_PREFIX + "/images/generations", **IMAGES_DOCS)
+@route(router, "POST", "/images/generations", **IMAGES_DOCS)
 async def images_generations(request: Request, principal: BilledCaller, ctx: Context) -> Any:
     service = ctx.service
     service.check_room()

@@ -13,7 +13,8 @@ from fastapi import APIRouter
 
 from openvertex.api.context import AppContext, Context
 from openvertex.api.deps import CurrentPrincipal
-from openvertex.api.openai.chat import VERTEX_PREFIX, served_model
+from openvertex.api.openai.chat import served_model
+from openvertex.api.openai.paths import route
 from openvertex.api.openapi import MODEL_DOCS, MODELS_DOCS
 from openvertex.serving.registry import ServedModel
 
@@ -30,13 +31,11 @@ def _card(ctx: AppContext, served: ServedModel) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/models", **MODELS_DOCS)
-@router.get(VERTEX_PREFIX + "/models", **MODELS_DOCS)
+@route(router, "GET", "/models", **MODELS_DOCS)
 async def list_models(_: CurrentPrincipal, ctx: Context) -> dict[str, Any]:
     return {"object": "list", "data": [_card(ctx, m) for m in ctx.service.registry]}
 
 
-@router.get("/v1/models/{model_id:path}", **MODEL_DOCS)
-@router.get(VERTEX_PREFIX + "/models/{model_id:path}", **MODEL_DOCS)
+@route(router, "GET", "/models/{model_id:path}", **MODEL_DOCS)
 async def get_model(model_id: str, _: CurrentPrincipal, ctx: Context) -> dict[str, Any]:
     return _card(ctx, served_model(ctx.service, model_id))

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from openvertex.core import json_bounds
 from openvertex.core.intent import check_json_schema, tool, tool_use
@@ -148,12 +149,20 @@ class StreamOptions(Wire):
     include_usage: bool | None = None
 
 
-class ThinkingConfig(Wire):
+class GoogleWire(Wire):
+    """Google's own fields, in snake_case or camelCase: clients send either."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
+    )
+
+
+class ThinkingConfig(GoogleWire):
     thinking_budget: int | None = Field(default=None, ge=-1, le=MAX_INT32)
     include_thoughts: bool | None = None
 
 
-class GoogleExtras(Wire):
+class GoogleExtras(GoogleWire):
     """`extra_body={"google": {...}}`: Vertex's own parameters; unknown ones are ignored."""
 
     thinking_config: ThinkingConfig | None = None
