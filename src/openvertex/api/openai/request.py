@@ -411,7 +411,8 @@ def _tool_use(body: ChatCompletionRequest, budget: SchemaBudget) -> ToolUse | No
             "required",
             [choice.name if isinstance(choice, FunctionName) else choice.function.name],
         )
-    parallel = body.parallel_tool_calls is not False and not legacy
+    # A named function is called once (as OpenAI does): small models would repeat it.
+    parallel = body.parallel_tool_calls is not False and not legacy and allowed is None
     return tool_use(
         tools, mode, allowed, parallel=parallel, tools_where=field, choice_where=choice_param
     )
