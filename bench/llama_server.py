@@ -27,6 +27,7 @@ def build_params(
     threads: int,
     context: int,
     model: Path | None = None,
+    embedding: bool = False,
 ) -> xllamacpp.CommonParams:
     """The settings openvertex's LlamaCppEngine uses, minus its private API key.
 
@@ -45,6 +46,9 @@ def build_params(
     params.ui = False
     params.endpoint_slots = False
     params.verbosity = 2
+    if embedding:  # as openvertex's embedder: one text per batch, up to the context
+        params.embedding = True
+        params.n_batch = params.n_ubatch = context
     return params
 
 
@@ -56,9 +60,12 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=4096, help="tokens per slot")
     parser.add_argument("--model", help="as `openvertex serve --model`; the embedded if unset")
     parser.add_argument("--data-dir", type=Path, default=Path("~/.openvertex"))
+    parser.add_argument("--embedding", action="store_true", help="serve /v1/embeddings")
     args = parser.parse_args()
     model = resolve_model_path(args.model, args.data_dir) if args.model else None
-    params = build_params(args.port, args.parallel, args.threads, args.context, model)
+    params = build_params(
+        args.port, args.parallel, args.threads, args.context, model, embedding=args.embedding
+    )
     server = xllamacpp.Server(params)
     print(server.listening_address, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

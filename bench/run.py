@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import embeddings
 import gateway
 import httpx
 import replicas
@@ -74,6 +75,7 @@ class Config:
     thinking_samples: int
     gateway: bool
     replicas: bool
+    embeddings: bool
 
 
 @dataclass
@@ -339,6 +341,9 @@ def parse_args() -> Config:
     parser.add_argument(
         "--no-replicas", action="store_true", help="skip one vs two replicas on shared state"
     )
+    parser.add_argument(
+        "--no-embeddings", action="store_true", help="skip embeddings vs llama.cpp's server"
+    )
     a = parser.parse_args()
     return Config(
         threads=a.threads,
@@ -350,6 +355,7 @@ def parse_args() -> Config:
         thinking_samples=a.thinking_samples or (2 if a.quick else 5),
         gateway=not a.no_gateway,
         replicas=not a.no_replicas,
+        embeddings=not a.no_embeddings,
     )
 
 
@@ -388,6 +394,14 @@ def main() -> None:
             view.add_row(*r)
         console.print(view)
         tables.append((replicas.COLUMNS, replica_table))
+    if cfg.embeddings:
+        embedding_table = embeddings.run(cfg.threads, cfg.repeats * 2, RESULTS, console.log)
+        title = "embeddings: nomic-embed-text-v1.5 f16, 4 slots (medians)"
+        view = Table(*embeddings.COLUMNS, title=title)
+        for r in embedding_table:
+            view.add_row(*r)
+        console.print(view)
+        tables.append((embeddings.COLUMNS, embedding_table))
     out = RESULTS / "latest.md"
     out.write_text(to_markdown(cfg, *tables))
     console.print(f"written to {out}")

@@ -152,6 +152,16 @@ def ledger(server: Server) -> list[sqlite3.Row]:
         return db.execute("SELECT * FROM usage ORDER BY at").fetchall()
 
 
+def ledger_row(server: Server, request_id: str, timeout: float = 10) -> sqlite3.Row:
+    """A request's ledger row, once the ledger thread has written it (just after the reply)."""
+    deadline = time.monotonic() + timeout
+    while not (rows := [r for r in ledger(server) if r["request_id"] == request_id]):
+        assert time.monotonic() < deadline, f"no ledger row for {request_id}"
+        time.sleep(0.05)
+    [row] = rows
+    return row
+
+
 def openvertex_cli(server: Server, *args: str) -> str:
     """Run an `openvertex` command against the server's data dir; its output."""
     done = subprocess.run(

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from conftest import start_server, stop_server
 
-from openvertex.config import load_settings
+from openvertex.config import EMBEDDING_MODEL_NAMES, load_settings
 
 
 def test_precedence_flags_env_file(tmp_path, monkeypatch):
@@ -37,7 +37,7 @@ def test_served_names_from_a_config_file(tmp_path):
     server = start_server(tmp_path, "--config", str(config), "--no-auth")
     try:
         ids = [m["id"] for m in httpx.get(f"{server.url}/v1/models").json()["data"]]
-        assert ids == ["my-model"]
+        assert ids == ["my-model", *EMBEDDING_MODEL_NAMES]
         chat = httpx.post(
             f"{server.url}/v1/chat/completions",
             json={

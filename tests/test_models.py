@@ -7,6 +7,7 @@ import openai
 import pytest
 from conftest import Server
 
+from openvertex.config import EMBEDDING_MODEL_NAMES
 from openvertex.engines.llamacpp.weights import embedded_model_path
 
 SERVED = [
@@ -18,8 +19,8 @@ SERVED = [
 
 
 def test_list_models(client: openai.OpenAI, plain_client: openai.OpenAI) -> None:
-    assert [m.id for m in client.models.list()] == SERVED
-    assert [m.id for m in plain_client.models.list()] == SERVED
+    assert [m.id for m in client.models.list()] == SERVED + EMBEDDING_MODEL_NAMES
+    assert [m.id for m in plain_client.models.list()] == SERVED + EMBEDDING_MODEL_NAMES
 
 
 @pytest.mark.parametrize("prefix", ["/v1", "/v1/projects/p/locations/l/endpoints/openapi"])
@@ -28,8 +29,8 @@ def test_cards_say_what_runs_underneath(server: Server, prefix: str) -> None:
     assert response.status_code == 200
     listing = response.json()
     assert listing["object"] == "list"
-    assert [card["id"] for card in listing["data"]] == SERVED
-    for card in listing["data"]:
+    assert [card["id"] for card in listing["data"]] == SERVED + EMBEDDING_MODEL_NAMES
+    for card in listing["data"][: len(SERVED)]:
         assert card["object"] == "model"
         underneath = card["openvertex"]
         assert "llama.cpp" in underneath["backend"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -17,15 +19,17 @@ from openvertex.api import health, token
 from openvertex.api import metrics as metrics_route
 from openvertex.api.context import AppContext
 from openvertex.api.errors import install_error_handlers
+from openvertex.api.gemini import embeddings as gemini_embeddings
 from openvertex.api.gemini import routes as gemini
 from openvertex.api.hosts import HostCheck, served_hosts
 from openvertex.api.lifecycle import RequestLifecycle
 from openvertex.api.limits import BodySizeLimit
-from openvertex.api.openai import chat, images, models
+from openvertex.api.openai import chat, completions, embeddings, images, models
 from openvertex.api.openapi import install as install_openapi
 from openvertex.config import ModelConfig, Settings
-from openvertex.engines.base import Engine
+from openvertex.engines.base import Embedder, Engine, embeds
 from openvertex.engines.llamacpp import LlamaCppEngine
+from openvertex.engines.llamacpp.embedder import LlamaCppEmbedder
 from openvertex.engines.llamacpp.weights import resolve_model_path
 from openvertex.engines.upstream.api import UpstreamApi
 from openvertex.engines.upstream.auth import GoogleCredentials, Key
@@ -48,10 +52,19 @@ log = logging.getLogger("openvertex")
 access_log = logging.getLogger("openvertex.access")
 
 
-def build_engine(entry: ModelConfig, settings: Settings) -> Engine:
+def build_engine(entry: ModelConfig, settings: Settings) -> Engine | Embedder:
     """An upstream pool for an entry with `upstreams`, else llama.cpp in process."""
     if entry.upstreams:
         return build_upstream(entry)
+    if entry.embedding:
+        assert entry.model is not None
+        return LlamaCppEmbedder(
+            functools.partial(resolve_model_path, entry.model, settings.data_dir),
+            Path(entry.model).name,
+            parallel=entry.parallel or settings.parallel,
+            context=entry.context or 2048,
+            threads=settings.threads,
+        )
     return LlamaCppEngine(
         resolve_model_path(entry.model, settings.data_dir),
         parallel=entry.parallel or settings.parallel,
@@ -159,7 +172,10 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
             await engine.start()
             caps = engine.capabilities
             took = time.perf_counter() - started
-            log.info("loaded %s on %s in %.1f s", caps.weights, caps.backend, took)
+            if embeds(engine):
+                log.info("%s on %s: loads on first use", caps.weights, caps.backend)
+            else:
+                log.info("loaded %s on %s in %.1f s", caps.weights, caps.backend, took)
         yield
         for engine, _ in registry.engines:
             await engine.close()
@@ -182,7 +198,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         app.add_middleware(HostCheck, allowed=served_hosts(settings))
     # Added last: outermost, so every response gets an id and every request is told.
     app.add_middleware(RequestLifecycle, finish=finish)
-    for module in (chat, images, models, gemini, health, token, metrics_route):
+    routers = (chat, completions, embeddings, images, models, gemini, gemini_embeddings)
+    for module in (*routers, health, token, metrics_route):
         app.include_router(module.router)
     install_openapi(app)
     return app

@@ -122,6 +122,13 @@ def serve(
             "the embedded SmolLM2 if unset."
         ),
     ] = None,
+    embedding_model: Annotated[
+        str | None,
+        typer.Option(
+            help="GGUF embedding model for text-embedding-005 and the like; "
+            "nomic-embed-text-v1.5 if unset, '' for none."
+        ),
+    ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseOption = None,
@@ -168,6 +175,8 @@ def serve(
 ) -> None:
     """Start the server."""
     from openvertex.app import create_app
+    from openvertex.engines.llamacpp.weights import NOMIC_NAME, nomic_missing
+    from openvertex.media.ocr import unavailable as ocr_unavailable
     from openvertex.server import DrainingServer, server_config
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -176,6 +185,7 @@ def serve(
         host=host,
         port=port,
         model=model,
+        embedding_model=embedding_model,
         data_dir=data_dir,
         parallel=parallel,
         context=context,
@@ -203,6 +213,10 @@ def serve(
     base = settings.base_url
     vertex = f"{base}/v1/projects/{{project}}/locations/{{location}}/endpoints/openapi"
     console.print(f"openvertex on {base}")
+    if settings.media and (missing := ocr_unavailable()):
+        console.print(f"[yellow]warning:[/yellow] {missing}", highlight=False)
+    if settings.embedding_model == NOMIC_NAME and (missing := nomic_missing()):
+        console.print(f"[yellow]warning:[/yellow] embeddings get 503: {missing}", highlight=False)
     if settings.auth:
         key_path = _first_run_key(settings, application.state.context.store)
         if key_path is not None:

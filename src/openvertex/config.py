@@ -23,6 +23,8 @@ VERTEX_MODEL_NAMES = [
     "google/gemini-2.5-flash",
     "google/gemini-2.5-pro",
 ]
+EMBEDDING_MODEL_NAMES = ["text-embedding-005", "text-embedding-004", "gemini-embedding-001"]
+DEFAULT_EMBEDDING_MODEL = "nomic-embed-text-v1.5"
 
 
 class ModelConfig(BaseModel):
@@ -60,10 +62,16 @@ class ModelConfig(BaseModel):
         "sends its own grammars (calls, JSON, literals) as the embedded engine does",
     )
 
+    embedding: bool = Field(
+        default=False, description="an embedding model (GGUF): serves embeddings, not chat"
+    )
+
     @model_validator(mode="after")
     def _one_engine(self) -> ModelConfig:
         if self.upstreams and self.model is not None:
             raise ValueError("a [[models]] entry takes `model` or `upstreams`, not both")
+        if self.embedding and self.upstreams:
+            raise ValueError("embedding models run in process for now: give `model`, a GGUF")
         for url in self.upstreams:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"upstream {url!r} is not an http(s) URL")
@@ -90,6 +98,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="several engines at once; without it, `model` answers to `served_models`",
     )
+    embedding_model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        description="GGUF path or short name of the embedding model; empty for none",
+    )
+    embedding_names: list[str] = Field(default_factory=lambda: list(EMBEDDING_MODEL_NAMES))
     default_temperature: float = Field(default=1.0, ge=0, le=2)
     default_top_p: float = Field(default=0.95, ge=0, le=1)
     effort_budgets: dict[str, int] = Field(
@@ -173,8 +186,15 @@ class Settings(BaseSettings):
 
     @property
     def engines(self) -> list[ModelConfig]:
-        """What to load: the `[[models]]` tables, else `model` under `served_models`."""
-        return self.models or [ModelConfig(names=self.served_models, model=self.model)]
+        """What to load: the `[[models]]` tables, else `model` under `served_models`; and
+        the embedding model under `embedding_names`, unless a table serves embeddings."""
+        engines = self.models or [ModelConfig(names=self.served_models, model=self.model)]
+        if self.embedding_model and not any(entry.embedding for entry in engines):
+            embedder = ModelConfig(
+                names=self.embedding_names, model=self.embedding_model, embedding=True
+            )
+            engines = [*engines, embedder]
+        return engines
 
     @property
     def base_url(self) -> str:

@@ -16,12 +16,17 @@ from functools import cache
 from typing import Any, Literal
 
 from fastapi import FastAPI
-from openai.types import ImagesResponse
+from openai.types import Completion, CreateEmbeddingResponse, ImagesResponse
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema, models_json_schema
 
-from openvertex.api.openai.request import ChatCompletionRequest, ImageGenerationRequest
+from openvertex.api.openai.completion_request import CompletionRequest
+from openvertex.api.openai.request import (
+    ChatCompletionRequest,
+    EmbeddingsBody,
+    ImageGenerationRequest,
+)
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -127,26 +132,28 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
-# One server-sent event, as Open API before 3.2 reads `schema` for text/event-stream.
-_SSE_EVENT = {
-    "type": "object",
-    "required": ["data"],
-    "properties": {
-        "data": {
-            "anyOf": [
-                {"const": "[DONE]", "description": "The end of the stream"},
-                {
-                    "type": "string",
-                    "contentMediaType": "application/json",
-                    "contentSchema": {
-                        "anyOf": [_ref("ChatCompletionChunk"), _ref("ErrorEnvelope")],
-                        "description": "A chunk; a failure after the stream began: the error",
+def _sse_event(chunk: str) -> dict[str, Any]:
+    """One server-sent event, as Open API before 3.2 reads `schema` for text/event-stream."""
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {
+                "anyOf": [
+                    {"const": "[DONE]", "description": "The end of the stream"},
+                    {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": {
+                            "anyOf": [_ref(chunk), _ref("ErrorEnvelope")],
+                            "description": "A chunk; a failure after the stream began: the error",
+                        },
                     },
-                },
-            ]
-        }
-    },
-}
+                ]
+            }
+        },
+    }
+
 
 CHAT_DOCS: dict[str, Any] = {
     "response_model": None,
@@ -161,13 +168,35 @@ CHAT_DOCS: dict[str, Any] = {
             "description": "The completion; with `stream: true`, server-sent events instead",
             "content": {
                 "application/json": {"schema": _ref("ChatCompletion")},
-                "text/event-stream": {"schema": _SSE_EVENT},
+                "text/event-stream": {"schema": _sse_event("ChatCompletionChunk")},
             },
             "headers": {
                 "x-openvertex-thinking-budget": {
                     "description": "The thinking budget the model was given, when one was set",
                     "schema": {"type": "integer"},
                 }
+            },
+        },
+        **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
+    },
+}
+
+COMPLETIONS_DOCS: dict[str, Any] = {
+    "summary": "Continue a prompt as it is (the legacy Completions API; embedded models only)",
+    "response_model": None,
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("CompletionRequest")}},
+        }
+    },
+    "responses": {
+        200: {
+            "description": "The completion; with `stream: true`, server-sent events of its "
+            "pieces instead (`finish_reason` null until a choice ends)",
+            "content": {
+                "application/json": {"schema": _ref("Completion")},
+                "text/event-stream": {"schema": _sse_event("Completion")},
             },
         },
         **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
@@ -189,6 +218,24 @@ IMAGES_DOCS: dict[str, Any] = {
             "content": {"application/json": {"schema": _ref("ImagesResponse")}},
         },
         **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
+    },
+}
+
+EMBEDDINGS_DOCS: dict[str, Any] = {
+    "summary": "Create embeddings (served by an embedding model; others answer 400)",
+    "response_model": None,
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("EmbeddingsBody")}},
+        }
+    },
+    "responses": {
+        200: {
+            "description": "One vector per input, as floats or base64 float32",
+            "content": {"application/json": {"schema": _ref("CreateEmbeddingResponse")}},
+        },
+        **_errors(400, 401, 403, 404, 413, 429, 503),
     },
 }
 
@@ -223,10 +270,14 @@ def _own_schemas() -> dict[str, dict[str, Any]]:
     _, document = models_json_schema(
         [
             (ChatCompletionRequest, "validation"),
+            (CompletionRequest, "validation"),
             (ImageGenerationRequest, "validation"),
+            (EmbeddingsBody, "validation"),
             (TokenForm, "validation"),
+            (CreateEmbeddingResponse, "serialization"),
             (ChatCompletion, "serialization"),
             (ChatCompletionChunk, "serialization"),
+            (Completion, "serialization"),
             (ImagesResponse, "serialization"),
         ],
         ref_template=REF_TEMPLATE,
@@ -245,7 +296,12 @@ def _complete(document: dict[str, Any], model_names: list[str]) -> None:
     """Add what FastAPI cannot see; idempotent, since FastAPI caches the document."""
     components = document.setdefault("components", {}).setdefault("schemas", {})
     schemas = dict(_own_schemas())
-    for name in ("ChatCompletionRequest", "ImageGenerationRequest"):
+    for name in (
+        "ChatCompletionRequest",
+        "CompletionRequest",
+        "ImageGenerationRequest",
+        "EmbeddingsBody",
+    ):
         request = schemas[name]
         model = {**request["properties"]["model"], "enum": model_names}  # any other is a 404
         schemas[name] = {**request, "properties": {**request["properties"], "model": model}}

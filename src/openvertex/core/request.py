@@ -192,6 +192,9 @@ class GenerationRequest:
     stream: bool = False
     # Who may reuse what this request leaves in an engine's prompt cache: its project.
     cache_scope: str = ""
+    # A legacy completion: the model continues this text as is (no chat template, no
+    # system turn, no thinking); `messages` is empty.
+    prompt: str | None = None
 
     @property
     def media(self) -> tuple[Image | Audio, ...]:

@@ -6,10 +6,11 @@ way; it imports core types, never a wire or the service.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from openvertex.core.embedding import Embedding, EmbeddingInput, EmbeddingRequest
 from openvertex.core.events import Event
 from openvertex.core.request import GenerationRequest
 
@@ -63,3 +64,27 @@ class Engine(Protocol):
         ...
 
     async def tokenize(self, text: str) -> list[Token]: ...
+
+
+class Embedder(Protocol):
+    """An engine that turns texts into vectors; it declares `("embedding",)` as its output."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def embed(self, request: EmbeddingRequest) -> list[Embedding]:
+        """One unit vector per input, in order; refuses (400) what it cannot embed."""
+        ...
+
+    async def count_tokens(self, inputs: Sequence[EmbeddingInput]) -> list[int]: ...
+
+
+def embeds(engine: Engine | Embedder) -> bool:
+    return "embedding" in engine.capabilities.output_modalities

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from openvertex.core.request import Audio, GenerationRequest, Image, LiteralOutput, Part, Text
-from openvertex.errors import InvalidArgument
+from openvertex.errors import FailedPrecondition, InvalidArgument
 from openvertex.media.audio import Audio as DecodedAudio
 from openvertex.media.audio import decode_audio
 from openvertex.media.billing import audio_tokens, image_tokens
@@ -43,7 +43,7 @@ from openvertex.media.errors import MediaError
 from openvertex.media.fetch import fetch
 from openvertex.media.images import Picture, image_facts, read_image
 from openvertex.media.ocr import MAX_SIDE as OCR_MAX_SIDE
-from openvertex.media.ocr import OcrReader
+from openvertex.media.ocr import OcrReader, unavailable
 from openvertex.media.transcribe import Transcriber
 
 T = TypeVar("T")
@@ -78,21 +78,28 @@ class MediaReader:
     @property
     def modalities(self) -> dict[str, str]:
         """What reads each kind of input, for the model cards."""
+        image = (
+            f"described as text: OCR by {self.ocr.description}, plus size and colours; "
+            "the model does not see the image"
+        )
         return {
-            "image": f"described as text: OCR by {self.ocr.description}, plus size and colours; "
-            "the model does not see the image",
+            "image": f"refused: {why}" if (why := unavailable()) else image,
             "audio": f"transcribed by {self.transcriber.description}; "
             "the model reads the transcript",
         }
 
     def check(self, parts: Sequence[Image | Audio]) -> None:
-        """The 400 that needs no decoding: too many parts to read for one request."""
+        """The 400s that need no decoding: too many parts to read for one request, or an
+        image where OCR is not installed (see ocr.py)."""
         if len(parts) > self.limits.max_parts:
             raise InvalidArgument(
                 f"A request may carry at most {self.limits.max_parts} image or audio parts; "
                 f"this one has {len(parts)}.",
                 param="messages",
             )
+        images = [part for part in parts if isinstance(part, Image)]
+        if images and (why := unavailable()):
+            raise FailedPrecondition(why, param=images[0].where)
 
     async def to_text(
         self,

@@ -2,10 +2,15 @@
 
 Loaded once, on first use, after its model files pass their pinned hashes; one image
 is read at a time, with all CPU threads, which on a small machine beats interleaving.
+
+Its package is installed apart from openvertex's dependencies (it asks for the GUI
+build of OpenCV), so it may be missing: then `unavailable()` says so, and image
+requests are refused with FAILED_PRECONDITION naming the install command.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import threading
 import time
@@ -15,11 +20,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from openvertex.errors import FailedPrecondition
 from openvertex.media.cancel import checked
 from openvertex.media.ocr_layout import TextBox, reading_order
 from openvertex.media.packaged_files import locate, verify_file
 
 PACKAGE, VERSION = "rapidocr-onnxruntime", "1.4.4"
+INSTALL = f"pip install --no-deps {PACKAGE}=={VERSION}"
 MODEL_FILES = {
     "det": (
         "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
@@ -71,7 +78,14 @@ class OcrReader:
                 self.load_seconds = time.perf_counter() - started
 
     def _build(self) -> Any:
-        from rapidocr_onnxruntime import RapidOCR  # heavy (OpenCV, ONNX Runtime): on demand
+        if why := unavailable():
+            raise FailedPrecondition(why)
+        try:
+            from rapidocr_onnxruntime import RapidOCR  # heavy (OpenCV, ONNX Runtime): on demand
+        except ImportError as exc:  # e.g. OpenCV's GUI build where there is no libGL
+            raise FailedPrecondition(
+                f"Images cannot be read here: OCR ({PACKAGE}) fails to load: {exc}"
+            ) from exc
 
         paths = {name: _verified(path, sha) for name, (path, sha) in MODEL_FILES.items()}
         engine = RapidOCR(
@@ -102,6 +116,19 @@ class OcrReader:
         boxes = [_text_box(item) for item in result or []]
         gray = np.asarray(rgb.convert("L"))
         return reading_order(boxes, gray)
+
+
+def unavailable() -> str | None:
+    """Why images cannot be read here, or None; a metadata look-up, cheap enough for
+    every request (the package may be installed while the server runs)."""
+    try:
+        found = importlib.metadata.version(PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        found = None
+    if found == VERSION:
+        return None
+    other = "" if found is None else f" (found {found})"
+    return f"Images cannot be read here: OCR needs {PACKAGE}=={VERSION}{other}; run `{INSTALL}`."
 
 
 def fit(img: Image.Image) -> Image.Image:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from openvertex.engines.base import Engine
+from openvertex.engines.base import Embedder, Engine
 from openvertex.serving.admission import Admission
 
 
@@ -19,7 +19,7 @@ class ServedModel:
     """One served name. Names configured together share one engine and its slots."""
 
     name: str
-    engine: Engine
+    engine: Engine | Embedder
     admission: Admission
     effort_budgets: Mapping[str, int]  # effort level → thinking budget
     tools: bool = True  # False: requests with tools get a 400
@@ -40,9 +40,9 @@ class ModelRegistry:
         return [m.name for m in self]
 
     @property
-    def engines(self) -> list[tuple[Engine, Admission]]:
+    def engines(self) -> list[tuple[Engine | Embedder, Admission]]:
         """Each engine once, with its admission queue."""
-        seen: dict[int, tuple[Engine, Admission]] = {}
+        seen: dict[int, tuple[Engine | Embedder, Admission]] = {}
         for m in self:
             seen.setdefault(id(m.engine), (m.engine, m.admission))
         return list(seen.values())

@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from openvertex.auth.credentials import Principal
+from openvertex.core.embedding import MAX_INPUTS, Embedding, EmbeddingRequest
 from openvertex.core.events import ChoiceEvent
 from openvertex.core.request import Audio, GenerationRequest, Image, Part, Text
+from openvertex.engines.base import embeds
 from openvertex.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
 from openvertex.media.cascade import MediaReader
 from openvertex.serving.candidates import generate_candidates
@@ -63,7 +65,7 @@ class GenerationService:
     def describe(self, served: ServedModel) -> dict[str, Any]:
         """What really runs underneath a served name, for both wires' model lists."""
         caps = served.engine.capabilities
-        media = self.media_input(served)
+        media = {} if embeds(served.engine) else self.media_input(served)
         details: dict[str, Any] = {
             "backend": caps.backend,
             "weights": caps.weights,
@@ -77,8 +79,17 @@ class GenerationService:
             details["media_input"] = media  # how a text model gets them: honestly
         return details
 
+    def require_generator(self, served: ServedModel, name: str) -> None:
+        if embeds(served.engine):
+            raise InvalidArgument(
+                f"Model {name!r} is an embedding model: it answers embedding requests "
+                "(`embeddings`, `:predict`, `:embedContent`), not generation.",
+                param="model",
+            )
+
     async def check(self, served: ServedModel, request: GenerationRequest) -> None:
         """Every 400 a request can earn, before any quota or slot is spent on it."""
+        self.require_generator(served, request.model)
         if not served.engine.ready:
             raise Unavailable(
                 "The model is not ready (still loading, or no upstream replica is healthy); "
@@ -159,6 +170,38 @@ class GenerationService:
             await events.aclose()
             raise
         return _prepend(first, events)
+
+    async def embed(
+        self,
+        served: ServedModel,
+        request: EmbeddingRequest,
+        caller: Principal,
+        record: RequestRecord,
+    ) -> list[Embedding]:
+        """Vectors for the request's texts, billed to the project as prompt tokens."""
+        if not embeds(served.engine):
+            others = [m.name for m in self.registry if embeds(m.engine)]
+            raise InvalidArgument(
+                f"Model {request.model!r} generates text; it does not embed. "
+                + (f"Embedding models here: {', '.join(others)}." if others else ""),
+                param="model",
+            )
+        if not request.inputs:
+            raise InvalidArgument("There is no text to embed.", param="input")
+        if len(request.inputs) > MAX_INPUTS:
+            raise InvalidArgument(
+                f"{len(request.inputs)} texts in one request; at most {MAX_INPUTS}.",
+                param=request.inputs[MAX_INPUTS].where,
+            )
+        await self.quotas.admit(caller.project)
+        try:
+            await self.drain.bounded(served.admission.enter(record))
+        except BaseException:
+            self.quotas.refund(caller.project)
+            raise
+        vectors = await self.drain.bounded(served.engine.embed(request))  # type: ignore[union-attr]
+        record.prompt_tokens += sum(vector.tokens for vector in vectors)
+        return vectors
 
     async def count_tokens(self, served: ServedModel, request: GenerationRequest) -> int:
         """The prompt's tokens as the model would read it; media it cannot take count as

@@ -49,7 +49,9 @@ MODELS = "/publishers/{publisher}/models"
 router = APIRouter(include_in_schema=False)
 
 
-def _routes(method: str, suffix: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def publisher_routes(
+    router: APIRouter, method: str, suffix: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The same handler under each version, with and without a project."""
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -58,6 +60,10 @@ def _routes(method: str, suffix: str) -> Callable[[Callable[..., Any]], Callable
         return handler
 
     return register
+
+
+def _routes(method: str, suffix: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return publisher_routes(router, method, suffix)
 
 
 def served_model(ctx: AppContext, request: Request, publisher: str, model: str) -> ServedModel:
@@ -157,6 +163,7 @@ async def compute_tokens(
 ) -> dict[str, Any]:
     """Each content's text as the model's tokenizer cuts it (no chat template around it)."""
     served = served_model(ctx, request, publisher, model)
+    ctx.service.require_generator(served, model)
     body = await parse_body(request, ComputeTokensRequest)
     info = []
     for content in body.contents:

@@ -434,3 +434,13 @@ def _thinking(body: ChatCompletionRequest, effort_budgets: Mapping[str, int]) ->
     if config is None:
         return Thinking()
     return Thinking(config.thinking_budget, bool(config.include_thoughts))
+
+
+class EmbeddingsBody(Wire):
+    """OpenAI's embeddings request (`api/openai/embeddings.py` reads it)."""
+
+    model: str
+    input: str | list[str] | list[int] | list[list[int]]
+    dimensions: int | None = Field(default=None, ge=1)
+    encoding_format: Literal["float", "base64"] = "float"
+    user: str | None = None

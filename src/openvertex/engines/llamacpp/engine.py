@@ -10,19 +10,15 @@ Each generation runs in a slot openvertex picks (`slots.py`), so one project's
 cached prompt never speeds up, or shows in the usage of, another's; llama.cpp's
 RAM cache of prompts, which would move them between slots, is off.
 
-xllamacpp also opens llama.cpp's own HTTP listener on loopback. openvertex
-locks it with a random API key that never leaves this object, so it cannot be
-used to get around openvertex's own front door.
+Its tokenizer and properties are reached through llama.cpp's own HTTP listener,
+locked to openvertex (`listener.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import json
-import secrets
 import threading
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,6 +30,7 @@ from openvertex.core.events import Event, Finish, TextDelta, TokenLogprob, Usage
 from openvertex.core.request import GenerationRequest
 from openvertex.engines.base import Capabilities, Token
 from openvertex.engines.llamacpp.chat_template import ChatTemplate
+from openvertex.engines.llamacpp.listener import LockedServer
 from openvertex.engines.llamacpp.output import output_instruction, reply_grammar
 from openvertex.engines.llamacpp.slots import Slots
 from openvertex.engines.llamacpp.thinking import (
@@ -66,9 +63,8 @@ class LlamaCppEngine:
         self.parallel = parallel
         self.context_per_slot = context_per_slot
         self.threads = threads
-        self._server: xllamacpp.Server | None = None
+        self._server: LockedServer | None = None
         self._template: ChatTemplate | None = None
-        self._api_key = secrets.token_urlsafe(32)
         self._modalities: tuple[str, ...] = ("text",)
         self._markers = PROMPTED
         self._slots = Slots(parallel)
@@ -112,13 +108,9 @@ class LlamaCppEngine:
             params.cpuparams_batch.n_threads = self.threads
         params.cache_prompt = True
         params.cache_ram_mib = 0  # it would carry a prompt to another project's slot
-        params.api_keys = [self._api_key]
-        params.hostnames = ["127.0.0.1"]
-        params.ui = False
-        params.endpoint_slots = False
         params.verbosity = 2  # warnings and errors; per-request timings are noise here
-        self._server = xllamacpp.Server(params)
-        props = self._internal("/props")
+        self._server = LockedServer(params)
+        props = self._server.call("/props")
         self._modalities = (
             "text",
             *tuple(kind for kind, on in (props.get("modalities") or {}).items() if on),
@@ -130,20 +122,6 @@ class LlamaCppEngine:
             bos_token=props.get("bos_token") or "",
             eos_token=props.get("eos_token") or "",
         )
-
-    def _internal(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        """A call to llama.cpp's own listener (locked with a key only this object knows)."""
-        assert self._server is not None
-        request = urllib.request.Request(
-            self._server.listening_address + path,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={
-                "Authorization": f"Bearer {self._api_key}",
-                "Content-Type": "application/json",
-            },
-        )
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return json.load(reply)
 
     async def close(self) -> None:
         server, self._server, self._template = self._server, None, None
@@ -167,13 +145,13 @@ class LlamaCppEngine:
         # The context bounds every reply anyway; clamping keeps huge values sane.
         limit = min(request.sampling.max_tokens or self.context_per_slot, self.context_per_slot)
         async with self._slots.hold(request.cache_scope) as slot:
-            phases = think_then_answer(
-                functools.partial(self._complete, request, grammar, slot),
-                prompt,
-                budget=budget,
-                limit=limit,
-                markers=self._markers,
-            )
+            complete = functools.partial(self._complete, request, grammar, slot)
+            if request.prompt is not None:  # a legacy completion: continued as is, no thinking
+                phases = complete(Phase(prompt, limit))
+            else:
+                phases = think_then_answer(
+                    complete, prompt, budget=budget, limit=limit, markers=self._markers
+                )
             calls = request.tools is not None and request.tools.callable
             events = read_tool_calls(phases) if calls else phases
             async for event in events:
@@ -192,12 +170,14 @@ class LlamaCppEngine:
             raise Unavailable("The model is still loading; retry in a moment.")
         body = {"content": text, "with_pieces": True}
         loop = asyncio.get_running_loop()
-        reply = await loop.run_in_executor(self._pool, self._internal, "/tokenize", body)
+        reply = await loop.run_in_executor(self._pool, self._server.call, "/tokenize", body)
         return [Token(t["id"], _piece_bytes(t["piece"])) for t in reply["tokens"]]
 
     def _prompt(self, request: GenerationRequest, budget: int) -> str:
         """The prompt text; tools go through the template when it knows them, else as text."""
         assert self._template is not None
+        if request.prompt is not None:
+            return request.prompt
         turns = with_system_instruction(
             turns_of(request.messages), output_instruction(request.output)
         )
@@ -227,7 +207,7 @@ class LlamaCppEngine:
 
         def run() -> None:
             try:
-                reply = self._server.handle_completions(body, on_chunk)  # type: ignore[union-attr]
+                reply = self._server.server.handle_completions(body, on_chunk)  # type: ignore[union-attr]
                 if isinstance(reply, dict) and "error" in reply:
                     loop.call_soon_threadsafe(queue.put_nowait, reply)
             except Exception as exc:
@@ -237,11 +217,12 @@ class LlamaCppEngine:
 
         loop.run_in_executor(self._pool, run)
         top_logprobs = request.sampling.top_logprobs
+        where = "prompt" if request.prompt is not None else "messages"
         try:
             while (chunk := await queue.get()) is not _END:
                 if isinstance(chunk, Exception):
                     raise Internal(f"llama.cpp failed: {chunk}") from chunk
-                for event in _events(chunk, top_logprobs):
+                for event in _events(chunk, top_logprobs, where):
                     yield event
         finally:
             stop.set()
@@ -280,10 +261,10 @@ def _completion_body(
     return body
 
 
-def _events(chunk: dict[str, Any], top_logprobs: int) -> Iterator[Event]:
+def _events(chunk: dict[str, Any], top_logprobs: int, where: str) -> Iterator[Event]:
     """Turn one llama.cpp streaming chunk into openvertex events."""
     if "error" in chunk:
-        raise _error(chunk["error"])
+        raise _error(chunk["error"], where)
     choice = chunk["choices"][0]
     text = choice.get("text") or ""
     logprobs = (choice.get("logprobs") or {}).get("content")
@@ -312,13 +293,14 @@ def _piece_bytes(piece: str | list[int]) -> bytes:
     return piece.encode() if isinstance(piece, str) else bytes(piece)
 
 
-def _error(error: dict[str, Any]) -> OpenVertexError:
+def _error(error: dict[str, Any], where: str) -> OpenVertexError:
+    """llama.cpp's refusal; `where`: the request field that holds the prompt."""
     message = error.get("message", "llama.cpp refused the request")
     if error.get("type") == "exceed_context_size_error":
         return InvalidArgument(
             f"The prompt is {error.get('n_prompt_tokens')} tokens, more than the model's "
             f"context window of {error.get('n_ctx')} tokens.",
-            param="messages",
+            param=where,
         )
     if error.get("code") == 400:
         return InvalidArgument(message)

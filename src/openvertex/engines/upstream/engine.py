@@ -119,6 +119,13 @@ class UpstreamEngine:
         await self._client.aclose()
 
     async def check(self, request: GenerationRequest) -> None:
+        if request.prompt is not None:  # an upstream only speaks chat: it would wrap the text
+            raise InvalidArgument(
+                f"Model {request.model!r} is served by an upstream "
+                f"({self.api.details['dialect']}); legacy completions (a prompt continued "
+                "as is) are served by the embedded engine only. Use chat completions.",
+                param="model",
+            )
         if self.api.compiles:
             await asyncio.to_thread(self.api.body, request)
         # Otherwise the upstream says what it refuses, as a 4xx.
