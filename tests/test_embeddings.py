@@ -15,7 +15,15 @@ import httpx
 import numpy as np
 import openai
 import pytest
-from conftest import LOCATION, MODEL, PROJECT, Server, ledger_row
+from conftest import (
+    LOCATION,
+    MODEL,
+    PROJECT,
+    Server,
+    ledger_row,
+    metric_samples,
+    metric_value,
+)
 from google import genai
 from google.genai import errors, types
 from google.oauth2.credentials import Credentials
@@ -145,9 +153,15 @@ def test_generation_on_an_embedding_model_is_refused(
         native.models.generate_content(model=EMBEDDER, contents="x")
 
 
-def test_embedding_tokens_are_ledgered(server: Server, client: openai.OpenAI) -> None:
+def test_embedding_tokens_are_ledgered_and_counted(server: Server, client: openai.OpenAI) -> None:
+    def counted() -> float:
+        samples = metric_samples(server)
+        return metric_value(samples, "openvertex_tokens_total", model=EMBEDDER, kind="prompt")
+
+    before = counted()
     reply = client.embeddings.create(model=EMBEDDER, input=["ledger me", "and me"])
     row = ledger_row(server, reply._request_id)
+    assert counted() - before == reply.usage.prompt_tokens
     assert row["model"] == EMBEDDER
     assert row["prompt_tokens"] == reply.usage.prompt_tokens
     assert row["completion_tokens"] == 0

@@ -227,7 +227,7 @@ def test_unknown_model(client: openai.OpenAI, stream: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/nothing-here", "/v1/projects/p/locations/l/endpoints/openapi/embeddings"]
+    "path", ["/v1/nothing-here", "/v1/projects/p/locations/l/endpoints/openapi/rerank"]
 )
 def test_unknown_route(server: Server, path: str) -> None:
     response = httpx.post(server.url + path, json={"model": MODEL})

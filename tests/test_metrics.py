@@ -34,5 +34,5 @@ def test_requests_tokens_and_timings_are_counted(server: Server, client: openai.
     assert grew("decode_tokens_per_second_count", model=MODEL) == 1
     assert grew("queue_wait_seconds_count") >= 1
     assert not any("project" in s.labels for s in after)
-    assert metric_value(after, "openvertex_slots") == 4
+    assert metric_value(after, "openvertex_slots") == 4 + 4  # the chat and embedding models
     assert metric_value(after, "openvertex_queue_depth") == 0
