@@ -6,11 +6,11 @@ way; it imports core types, never a wire or the service.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from openvertex.core.embedding import Embedding, EmbeddingInput, EmbeddingRequest
+from openvertex.core.embedding import Embedding, EmbeddingRequest
 from openvertex.core.events import Event
 from openvertex.core.request import GenerationRequest
 
@@ -82,8 +82,6 @@ class Embedder(Protocol):
     async def embed(self, request: EmbeddingRequest) -> list[Embedding]:
         """One unit vector per input, in order; refuses (400) what it cannot embed."""
         ...
-
-    async def count_tokens(self, inputs: Sequence[EmbeddingInput]) -> list[int]: ...
 
 
 def embeds(engine: Engine | Embedder) -> bool:

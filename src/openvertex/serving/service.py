@@ -169,7 +169,7 @@ class GenerationService:
         except BaseException:
             await events.aclose()
             raise
-        return _prepend(first, events)
+        return prepend(first, events)
 
     async def embed(
         self,
@@ -247,9 +247,10 @@ def _lacking(served: ServedModel, request: GenerationRequest) -> list[Image | Au
     return [part for part in request.media if _kind(part) not in own]
 
 
-async def _prepend(
+async def prepend(
     first: ChoiceEvent, rest: AsyncIterator[ChoiceEvent]
 ) -> AsyncIterator[ChoiceEvent]:
+    """`first`, then the rest; closing this closes the rest."""
     try:
         yield first
         async for item in rest:

@@ -10,12 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from openvertex.api.openai.request import (
-    MAX_INT32,
-    MAX_STOP_SEQUENCES,
-    StreamOptions,
-    Wire,
-)
+from openvertex.api.openai.request import MAX_INT32, StreamOptions, Wire, stop_sequences
 from openvertex.core.request import GenerationRequest, Sampling, Thinking
 from openvertex.errors import InvalidArgument
 
@@ -64,13 +59,7 @@ class CompletionRequest(Wire):
                 "are not computed. Leave out one of them.",
                 param="echo",
             )
-        stops = [self.stop] if isinstance(self.stop, str) else self.stop or []
-        if len(stops) > MAX_STOP_SEQUENCES:
-            raise InvalidArgument(
-                f"stop takes at most {MAX_STOP_SEQUENCES} sequences", param="stop"
-            )
-        if any(s == "" for s in stops):
-            raise InvalidArgument("stop sequences must not be empty", param="stop")
+        stop_sequences(self.stop)
         self._check_prompts()
         return self
 
@@ -103,14 +92,13 @@ def to_generation_requests(
     body: CompletionRequest, *, temperature: float | None, top_p: float | None
 ) -> list[GenerationRequest]:
     """One wire-neutral request per prompt; the keyword arguments are the model's settings."""
-    stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
     sampling = Sampling(
         temperature=body.temperature if body.temperature is not None else temperature,
         top_p=body.top_p if body.top_p is not None else top_p,
         seed=body.seed,
         presence_penalty=body.presence_penalty or 0.0,
         frequency_penalty=body.frequency_penalty or 0.0,
-        stop=stop,
+        stop=stop_sequences(body.stop),
         max_tokens=body.max_tokens or DEFAULT_MAX_TOKENS,
         logprobs=body.logprobs is not None,
         top_logprobs=body.logprobs or 0,

@@ -41,7 +41,7 @@ from openvertex.core.request import GenerationRequest
 from openvertex.errors import OpenVertexError
 from openvertex.serving.record import RequestRecord
 from openvertex.serving.registry import ServedModel
-from openvertex.serving.service import GenerationService
+from openvertex.serving.service import GenerationService, prepend
 
 router = APIRouter()
 
@@ -92,7 +92,7 @@ async def _start(
     except BaseException:
         await events.aclose()
         raise
-    return _prepend(first, events)
+    return prepend(first, events)
 
 
 async def _one_prompt_after_another(
@@ -127,14 +127,3 @@ def _add(record: RequestRecord, part: RequestRecord) -> None:
     record.reasoning_tokens += part.reasoning_tokens
     record.first_token = record.first_token or part.first_token
     record.stream_error = record.stream_error or part.stream_error
-
-
-async def _prepend(
-    first: ChoiceEvent, rest: AsyncIterator[ChoiceEvent]
-) -> AsyncIterator[ChoiceEvent]:
-    try:
-        yield first
-        async for item in rest:
-            yield item
-    finally:
-        await rest.aclose()  # type: ignore[attr-defined]

@@ -205,13 +205,7 @@ class ChatCompletionRequest(Wire):
     def _consistent(self) -> ChatCompletionRequest:
         if self.top_logprobs is not None and not self.logprobs:
             raise InvalidArgument("top_logprobs needs logprobs set to true", param="top_logprobs")
-        stops = [self.stop] if isinstance(self.stop, str) else self.stop or []
-        if len(stops) > MAX_STOP_SEQUENCES:
-            raise InvalidArgument(
-                f"stop takes at most {MAX_STOP_SEQUENCES} sequences", param="stop"
-            )
-        if any(s == "" for s in stops):
-            raise InvalidArgument("stop sequences must not be empty", param="stop")
+        stop_sequences(self.stop)
         return self
 
     @property
@@ -223,6 +217,16 @@ class ChatCompletionRequest(Wire):
             return top or nested or GoogleExtras()
         # Top-level fields win; copied as models (model_copy does not validate a dump).
         return nested.model_copy(update={name: getattr(top, name) for name in top.model_fields_set})
+
+
+def stop_sequences(stop: str | list[str] | None) -> tuple[str, ...]:
+    """`stop` as a tuple, checked: at most MAX_STOP_SEQUENCES, none empty."""
+    stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+    if len(stops) > MAX_STOP_SEQUENCES:
+        raise InvalidArgument(f"stop takes at most {MAX_STOP_SEQUENCES} sequences", param="stop")
+    if "" in stops:
+        raise InvalidArgument("stop sequences must not be empty", param="stop")
+    return stops
 
 
 class ImageGenerationRequest(Wire):
@@ -254,14 +258,13 @@ def to_generation_request(
     effort_budgets: Mapping[str, int] = DEFAULT_EFFORT_BUDGETS,
 ) -> GenerationRequest:
     """The wire-neutral request; the keyword arguments are the model's settings."""
-    stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
     sampling = Sampling(
         temperature=body.temperature if body.temperature is not None else temperature,
         top_p=body.top_p if body.top_p is not None else top_p,
         seed=body.seed,
         presence_penalty=body.presence_penalty or 0.0,
         frequency_penalty=body.frequency_penalty or 0.0,
-        stop=stop,
+        stop=stop_sequences(body.stop),
         max_tokens=body.max_completion_tokens or body.max_tokens,
         logprobs=bool(body.logprobs),
         top_logprobs=body.top_logprobs or 0,

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,13 +142,6 @@ class LlamaCppEmbedder:
             Embedding(tuple(vector.tolist()), len(ids), was_cut)
             for vector, ids, was_cut in zip(vectors, tokens, cut, strict=True)
         ]
-
-    async def count_tokens(self, inputs: Sequence[EmbeddingInput]) -> list[int]:
-        server = await self._loaded()
-        texts = [self._text(item) for item in inputs]
-        loop = asyncio.get_running_loop()
-        tokens = await loop.run_in_executor(self._pool, self._tokenize, server, texts)
-        return [len(ids) for ids in tokens]
 
     async def _loaded(self) -> LockedServer:
         async with self._loading:
