@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 import servers
 
-from openvertex.engines.llamacpp.weights import NOMIC_NAME
+from openvertex.catalog import DEFAULT_EMBEDDING
 
 PAIRS = Path(__file__).resolve().parents[1] / "tests" / "data" / "embedding_pairs.json"
 TRIPLES = json.loads(PAIRS.read_text())["triples"]
@@ -82,7 +82,7 @@ def measure_reference(threads: int, repeats: int, work: Path) -> dict[str, float
     cmd = [
         sys.executable, str(servers.HERE / "llama_server.py"), "--port", str(servers.free_port()),
         "--parallel", "4", "--threads", str(threads), "--context", "2048", "--embedding",
-        "--model", NOMIC_NAME, "--data-dir", str(work / "embedding-weights"),
+        "--model", DEFAULT_EMBEDDING, "--data-dir", str(work / "embedding-weights"),
     ]  # fmt: skip
     log = work / "llama-embeddings.log"
     with servers.process(cmd, log) as proc:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import xllamacpp
 
-from openvertex.engines.llamacpp.weights import embedded_model_path, resolve_model_path
+from openvertex.catalog import resolve_model_path
 
 
 def build_params(
@@ -35,7 +35,7 @@ def build_params(
     build, as in `llama-server`), which also parses tool calls for the tests' upstreams.
     """
     params = xllamacpp.CommonParams()
-    params.model.path = str(model or embedded_model_path())
+    params.model.path = str(model or resolve_model_path(None))
     params.n_parallel = parallel
     params.n_ctx = parallel * context  # llama.cpp splits it per slot
     params.cpuparams.n_threads = threads

@@ -27,8 +27,10 @@ from pathlib import Path
 import embeddings
 import gateway
 import httpx
+import quality
 import replicas
 import servers
+import speech
 import xllamacpp
 from measure import (
     LONG_PROMPT,
@@ -76,6 +78,8 @@ class Config:
     gateway: bool
     replicas: bool
     embeddings: bool
+    quality: bool
+    speech: bool
 
 
 @dataclass
@@ -344,6 +348,10 @@ def parse_args() -> Config:
     parser.add_argument(
         "--no-embeddings", action="store_true", help="skip embeddings vs llama.cpp's server"
     )
+    parser.add_argument(
+        "--no-quality", action="store_true", help="skip answer quality per model tier"
+    )
+    parser.add_argument("--no-speech", action="store_true", help="skip Whisper tiny.en vs base")
     a = parser.parse_args()
     return Config(
         threads=a.threads,
@@ -356,6 +364,8 @@ def parse_args() -> Config:
         gateway=not a.no_gateway,
         replicas=not a.no_replicas,
         embeddings=not a.no_embeddings,
+        quality=not a.no_quality,
+        speech=not a.no_speech,
     )
 
 
@@ -402,8 +412,17 @@ def main() -> None:
             view.add_row(*r)
         console.print(view)
         tables.append((embeddings.COLUMNS, embedding_table))
+    text = to_markdown(cfg, *tables)
+    if cfg.quality:  # its own servers, one per tier (quality.py); markdown already
+        quality_table = quality.run_quality(quality.DEFAULT_TIERS, quick=cfg.repeats == 1)
+        console.print(quality_table, markup=False, highlight=False)
+        text += "\n" + quality_table
+    if cfg.speech:  # in process: Whisper tiny.en against base
+        speech_table = speech.run_speech(quick=cfg.repeats == 1)
+        console.print(speech_table, markup=False, highlight=False)
+        text += "\n" + speech_table + "\n"
     out = RESULTS / "latest.md"
-    out.write_text(to_markdown(cfg, *tables))
+    out.write_text(text)
     console.print(f"written to {out}")
 
 

@@ -80,6 +80,8 @@ def openvertex_server(work: Path, *flags: str) -> Iterator[tuple[str, Path, int]
     yields its base URL, data dir and pid."""
     port = free_port()
     data = work / "openvertex-data"
+    if "--model" not in flags:  # the embedded model under every name, as llama.cpp serves it
+        flags = ("--model", "smollm2-135m", *flags)
     cmd = [
         sys.executable, "-m", "openvertex", "serve", "--port", str(port), *flags,
         "--data-dir", str(data),

@@ -46,6 +46,8 @@ def start_server(
     """Start `openvertex serve` and wait until /readyz says the model is loaded."""
     port = port or free_port()
     log = tmp / f"server-{port}.log"
+    if "--model" not in args:  # the fast tier under every name ([[models]] tables win)
+        args = ("--model", "smollm2-135m", *args)
     process = subprocess.Popen(
         [
             sys.executable,

@@ -63,10 +63,10 @@ def test_missing_model_file_exits_with_a_message(tmp_path):
 
 
 def test_any_gguf_path_is_served(tmp_path):
-    from openvertex.engines.llamacpp.weights import embedded_model_path
+    from openvertex.catalog import resolve_model_path
 
     other = tmp_path / "my-model.gguf"
-    other.symlink_to(embedded_model_path())
+    other.symlink_to(resolve_model_path(None))
     server = start_server(tmp_path, "--model", str(other), "--no-auth", "--parallel", "1")
     try:
         card = httpx.get(f"{server.url}/v1/models/gemini-2.0-flash").json()

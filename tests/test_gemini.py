@@ -14,7 +14,7 @@ import httpx
 import jsonschema
 import openai
 import pytest
-from conftest import LOCATION, PROJECT, Server
+from conftest import LOCATION, PROJECT, Server, ledger_row
 from conftest import openvertex_cli as cli
 from google import genai
 from google.genai import errors, types
@@ -425,6 +425,13 @@ def test_two_models_in_one_server(qwen_server: Server, monkeypatch: pytest.Monke
         model="gemini-2.0-flash-lite", contents=PROMPT, config=config()
     )
     assert_whole_reply(lite, "gemini-2.0-flash-lite")
+    flash = client.models.generate_content(
+        model="gemini-2.5-flash", contents=PROMPT, config=config()
+    )
+    assert_whole_reply(flash, "gemini-2.5-flash")
+    for reply, name in ((lite, "gemini-2.0-flash-lite"), (flash, "gemini-2.5-flash")):
+        headers = {k.lower(): v for k, v in reply.sdk_http_response.headers.items()}
+        assert ledger_row(qwen_server, headers["x-request-id"])["model"] == f"google/{name}"
     listing = httpx.get(
         f"{qwen_server.url}/v1beta1/projects/{KEY_PROJECT}/locations/{LOCATION}"
         "/publishers/google/models",

@@ -7,15 +7,10 @@ import openai
 import pytest
 from conftest import Server
 
-from openvertex.config import EMBEDDING_MODEL_NAMES
-from openvertex.engines.llamacpp.weights import embedded_model_path
+from openvertex.catalog import resolve_model_path
+from openvertex.config import EMBEDDING_MODEL_NAMES, VERTEX_MODEL_NAMES
 
-SERVED = [
-    "google/gemini-2.0-flash-001",
-    "google/gemini-2.0-flash",
-    "google/gemini-2.5-flash",
-    "google/gemini-2.5-pro",
-]
+SERVED = VERTEX_MODEL_NAMES
 
 
 def test_list_models(client: openai.OpenAI, plain_client: openai.OpenAI) -> None:
@@ -34,7 +29,7 @@ def test_cards_say_what_runs_underneath(server: Server, prefix: str) -> None:
         assert card["object"] == "model"
         underneath = card["openvertex"]
         assert "llama.cpp" in underneath["backend"]
-        assert underneath["weights"] == embedded_model_path().name
+        assert underneath["weights"] == resolve_model_path(None).name
         assert "smollm2" in underneath["weights"].lower()
         assert underneath["weights"].endswith(".gguf")
         assert underneath["input_modalities"] == ["text", "image", "audio"]

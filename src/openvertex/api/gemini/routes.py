@@ -117,8 +117,8 @@ async def _generate(
         to_generation_request,
         body,
         served.name,
-        temperature=ctx.settings.default_temperature,
-        top_p=ctx.settings.default_top_p,
+        temperature=served.temperature,
+        top_p=served.top_p,
         effort_budgets=served.effort_budgets,
         stream=stream,
     )

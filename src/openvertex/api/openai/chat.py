@@ -34,12 +34,11 @@ async def chat_completions(request: Request, principal: BilledCaller, ctx: Conte
     body = await parse_body(request, ChatCompletionRequest)
     served = served_model(service, body.model)
     request.state.record.model = served.name  # a served name: metric labels stay bounded
-    settings = ctx.settings
     generation = await asyncio.to_thread(  # schemas and inline media cost CPU: off the loop
         to_generation_request,
         body,
-        temperature=settings.default_temperature,
-        top_p=settings.default_top_p,
+        temperature=served.temperature,
+        top_p=served.top_p,
         effort_budgets=served.effort_budgets,
     )
     events = await start_generation(request, service, served, generation, principal)

@@ -53,10 +53,7 @@ async def completions(request: Request, principal: BilledCaller, ctx: Context) -
     body = await parse_body(request, CompletionRequest)
     served = served_model(service, body.model)
     request.state.record.model = served.name  # a served name: metric labels stay bounded
-    settings = ctx.settings
-    generations = to_generation_requests(
-        body, temperature=settings.default_temperature, top_p=settings.default_top_p
-    )
+    generations = to_generation_requests(body, temperature=served.temperature, top_p=served.top_p)
     events = await _start(request, service, served, generations, principal)
     meta = TextReplyMeta(
         id=f"cmpl-{secrets.token_hex(12)}",

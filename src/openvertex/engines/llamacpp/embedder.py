@@ -15,9 +15,7 @@ meaningful when taken as its authors say: layer norm, cut, then unit length.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,9 +32,9 @@ from openvertex.core.embedding import (
 )
 from openvertex.engines.base import Capabilities
 from openvertex.engines.llamacpp.listener import LockedServer
-from openvertex.errors import Internal, InvalidArgument, Unavailable
+from openvertex.engines.llamacpp.residency import Residency, Resident
+from openvertex.errors import Internal, InvalidArgument
 
-log = logging.getLogger("openvertex")
 BATCH = 8  # texts per llama.cpp call: a client that leaves stops the work after one
 
 
@@ -74,6 +72,8 @@ class LlamaCppEmbedder:
         weights: Callable[[], Path],
         name: str,
         *,
+        footprint: int,
+        residency: Residency,
         parallel: int = 4,
         context: int = 2048,
         threads: int | None = None,
@@ -86,7 +86,7 @@ class LlamaCppEmbedder:
         self.threads = threads
         self._server: LockedServer | None = None
         self._dimensions = 0
-        self._loading = asyncio.Lock()
+        self.resident = Resident(name, footprint, self._load, self._unload, residency)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="embed")
 
     @property
@@ -105,7 +105,7 @@ class LlamaCppEmbedder:
             thinking="none",
             details={
                 "dimensions": str(self._dimensions or "known once loaded"),
-                "loaded": "yes" if self._server else "no: loads on first use",
+                "loaded": "yes" if self.resident.loaded else "no: loads on first use",
                 "task_types": "prefixes the model was trained with"
                 if self.recipe.prefixes
                 else "ignored: the model has no task prefixes",
@@ -121,7 +121,12 @@ class LlamaCppEmbedder:
 
     async def embed(self, request: EmbeddingRequest) -> list[Embedding]:
         """One vector per input; a text over the model's limit is cut, or refused."""
-        server = await self._loaded()
+        async with self.resident.use():
+            return await self._embed_loaded(request)
+
+    async def _embed_loaded(self, request: EmbeddingRequest) -> list[Embedding]:
+        server = self._server
+        assert server is not None
         if request.dimensions is not None and request.dimensions > self._dimensions:
             raise InvalidArgument(
                 f"{request.dimensions_param} is {request.dimensions}; this model's vectors "
@@ -143,22 +148,10 @@ class LlamaCppEmbedder:
             for vector, ids, was_cut in zip(vectors, tokens, cut, strict=True)
         ]
 
-    async def _loaded(self) -> LockedServer:
-        async with self._loading:
-            if self._server is None:
-                loop = asyncio.get_running_loop()
-                try:
-                    self._server = await loop.run_in_executor(self._pool, self._load)
-                except (OSError, RuntimeError) as exc:  # weights missing or damaged
-                    log.error("could not load %s: %s", self.name, exc)
-                    raise Unavailable(
-                        f"The embedding model {self.name} cannot load: {exc}"
-                    ) from exc
-            return self._server
+    def _unload(self) -> None:
+        self._server = None  # xllamacpp stops its loop when the Server is destroyed
 
-    def _load(self) -> LockedServer:
-        log.info("loading %s (first use)", self.name)
-        started = time.perf_counter()
+    def _load(self) -> None:
         params = xllamacpp.CommonParams()
         path = self._weights()
         params.model.path = str(path)
@@ -173,8 +166,7 @@ class LlamaCppEmbedder:
         server = LockedServer(params)
         probe = server.server.handle_embeddings({"input": [[0]]})
         self._dimensions = len(probe["data"][0]["embedding"])
-        log.info("loaded %s in %.1f s", path.name, time.perf_counter() - started)
-        return server
+        self._server = server
 
     def _text(self, item: EmbeddingInput) -> str:
         text = item.text

@@ -12,6 +12,9 @@ RAM cache of prompts, which would move them between slots, is off.
 
 Its tokenizer and properties are reached through llama.cpp's own HTTP listener,
 locked to openvertex (`listener.py`).
+
+The model loads on first use and unloads when idle (`residency.py`); what its chat
+template taught (tool format, thinking markers) is kept across unloads.
 """
 
 from __future__ import annotations
@@ -19,19 +22,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import xllamacpp
 
+from openvertex.catalog.entries import Sampling
 from openvertex.core.events import Event, Finish, TextDelta, TokenLogprob, Usage
 from openvertex.core.request import GenerationRequest
 from openvertex.engines.base import Capabilities, Token
 from openvertex.engines.llamacpp.chat_template import ChatTemplate
 from openvertex.engines.llamacpp.listener import LockedServer
 from openvertex.engines.llamacpp.output import output_instruction, reply_grammar
+from openvertex.engines.llamacpp.residency import Residency, Resident
 from openvertex.engines.llamacpp.slots import Slots
 from openvertex.engines.llamacpp.thinking import (
     PROMPTED,
@@ -53,13 +58,22 @@ _RANDOM_SEED = 0xFFFFFFFF  # llama.cpp's "pick a random seed"
 class LlamaCppEngine:
     def __init__(
         self,
-        model_path: Path,
+        weights: Callable[[], Path],
+        name: str,
         *,
+        file: str,
+        footprint: int,
+        residency: Residency,
         parallel: int = 4,
         context_per_slot: int = 4096,
         threads: int | None = None,
+        sampling: Sampling | None = None,
     ) -> None:
-        self.model_path = model_path
+        self._weights = weights
+        self.name = name
+        self.file = file
+        self.sampling = sampling or Sampling()
+        self.resident = Resident(name, footprint, self._load, self._unload, residency)
         self.parallel = parallel
         self.context_per_slot = context_per_slot
         self.threads = threads
@@ -73,34 +87,45 @@ class LlamaCppEngine:
 
     @property
     def ready(self) -> bool:
-        return self._template is not None
+        return True  # it loads on first use
 
     @property
     def capabilities(self) -> Capabilities:
         native_tools = self._template is not None and self._template.knows_tools
+        known = self._template is not None  # what the chat template says, once it is read
         return Capabilities(
             backend=f"llama.cpp (xllamacpp {xllamacpp.__version__}, in process, CPU)",
-            weights=self.model_path.name,
+            weights=self.file,
             context_window=self.context_per_slot,
             slots=self.parallel,
             input_modalities=self._modalities,
             tools="native" if native_tools else "prompted",
             thinking="native" if self._markers.native else "prompted",
             details={
+                "model": self.name,
+                "loaded": "yes" if self.resident.loaded else "no: loads on first use",
                 "parallel_slots": str(self.parallel),
-                "thinking": "native" if self._markers.native else "prompted (not trained to think)",
-                "tools": "native (chat template)"
-                if native_tools
-                else "prompted (tools in the system turn)",
+                "thinking": (
+                    "native" if self._markers.native else "prompted (not trained to think)"
+                )
+                if known
+                else "known once loaded",
+                "tools": (
+                    "native (chat template)"
+                    if native_tools
+                    else "prompted (tools in the system turn)"
+                )
+                if known
+                else "known once loaded",
             },
         )
 
     async def start(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
+        """Nothing yet: the model loads on first use."""
 
     def _load(self) -> None:
         params = xllamacpp.CommonParams()
-        params.model.path = str(self.model_path)
+        params.model.path = str(self._weights())
         params.n_parallel = self.parallel
         params.n_ctx = self.parallel * self.context_per_slot  # llama.cpp splits it per slot
         if self.threads:
@@ -123,10 +148,12 @@ class LlamaCppEngine:
             eos_token=props.get("eos_token") or "",
         )
 
+    def _unload(self) -> None:
+        self._server = None  # xllamacpp stops its loop when the Server is destroyed
+
     async def close(self) -> None:
-        server, self._server, self._template = self._server, None, None
+        self._server = None
         self._pool.shutdown(wait=False, cancel_futures=True)
-        del server  # xllamacpp stops its loop when the Server is destroyed
 
     async def check(self, request: GenerationRequest) -> None:
         if request.output is None and not (request.tools and request.tools.callable):
@@ -135,8 +162,11 @@ class LlamaCppEngine:
         await asyncio.to_thread(reply_grammar, request)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        if self._template is None:
-            raise Unavailable("The model is still loading; retry in a moment.")
+        async with self.resident.use():
+            async for event in self._generate(request):
+                yield event
+
+    async def _generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
         budget = effective_budget(request.thinking.budget, self._markers)
         # Rendering a long conversation and compiling a schema are CPU work: off the loop.
         prompt, grammar = await asyncio.to_thread(
@@ -152,22 +182,23 @@ class LlamaCppEngine:
                 phases = think_then_answer(
                     complete, prompt, budget=budget, limit=limit, markers=self._markers
                 )
-            calls = request.tools is not None and request.tools.callable
-            events = read_tool_calls(phases) if calls else phases
+            events = phases
+            if request.tools is not None and request.tools.callable:
+                events = read_tool_calls(phases, frozenset(request.tools.allowed))
             async for event in events:
                 yield event
 
     async def count_tokens(self, request: GenerationRequest) -> int:
-        budget = effective_budget(request.thinking.budget, self._markers)
-        prompt = await asyncio.to_thread(self._prompt, request, budget)
-        return len(await self._tokenize(prompt))
+        async with self.resident.use():
+            budget = effective_budget(request.thinking.budget, self._markers)
+            prompt = await asyncio.to_thread(self._prompt, request, budget)
+            return len(await self._tokenize(prompt))
 
     async def tokenize(self, text: str) -> list[Token]:
-        return await self._tokenize(text)
+        async with self.resident.use():
+            return await self._tokenize(text)
 
     async def _tokenize(self, text: str) -> list[Token]:
-        if self._server is None:
-            raise Unavailable("The model is still loading; retry in a moment.")
         body = {"content": text, "with_pieces": True}
         loop = asyncio.get_running_loop()
         reply = await loop.run_in_executor(self._pool, self._server.call, "/tokenize", body)
@@ -192,7 +223,7 @@ class LlamaCppEngine:
         self, request: GenerationRequest, grammar: str | None, slot: int, phase: Phase
     ) -> AsyncIterator[Event]:
         """One llama.cpp completion, streamed: the whole reply, or one phase of it."""
-        body = _completion_body(request, grammar, phase)
+        body = _completion_body(request, grammar, phase, self.sampling)
         body["id_slot"] = slot
         body["cache_prompt"] = self._slots.warm(slot, request.cache_scope)
         loop = asyncio.get_running_loop()
@@ -229,7 +260,7 @@ class LlamaCppEngine:
 
 
 def _completion_body(
-    request: GenerationRequest, grammar: str | None, phase: Phase
+    request: GenerationRequest, grammar: str | None, phase: Phase, defaults: Sampling
 ) -> dict[str, Any]:
     s = request.sampling
     body: dict[str, Any] = {
@@ -243,8 +274,10 @@ def _completion_body(
         body["temperature"] = s.temperature
     if s.top_p is not None:
         body["top_p"] = s.top_p
-    if s.top_k is not None:
-        body["top_k"] = s.top_k
+    if (top_k := s.top_k if s.top_k is not None else defaults.top_k) is not None:
+        body["top_k"] = top_k
+    if defaults.repeat_penalty is not None:
+        body["repeat_penalty"] = defaults.repeat_penalty
     if s.seed is not None:
         seed = s.seed & 0xFFFFFFFF
         body["seed"] = seed - 1 if seed == _RANDOM_SEED else seed

@@ -32,8 +32,11 @@ def output_instruction(output: Output | None) -> str:
     kind = "a JSON object" if output.schema.get("type", "object") == "object" else "JSON"
     what = f": a {output.name}" if output.name else ""
     about = f" ({output.description})" if output.description else ""
-    return f"Answer with {kind} only{what}{about}, following this JSON Schema:\n" + json.dumps(
-        output.schema
+    return (
+        f"Answer with {kind} only{what}{about}, following this JSON Schema:\n"
+        + json.dumps(output.schema)
+        # Small models fill a shape with the first thing that fits; this helps them list.
+        + "\nFill each field from the conversation; a list holds every item it names."
     )
 
 

@@ -1,7 +1,8 @@
 """Read function calls out of the generated text, as it streams.
 
 Text before the first `<tool_call>` (or a call written as a plain JSON object,
-`{"name": ...}`) stays answer text. Each call is held back
+`{"name": ...}`, or as one in a ```json fence naming an offered function, as
+Qwen2.5-Coder sometimes writes) stays answer text. Each call is held back
 until its closing marker, then becomes one `ToolCall` event: a call cut short
 (by `max_tokens`) is never returned, and the reply finishes with `length`.
 The grammar guarantees every closed call parses and validates. A call that
@@ -24,9 +25,15 @@ def new_call_id() -> str:
     return f"call_{secrets.token_hex(12)}"
 
 
-async def read_tool_calls(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
-    """The same events, with the text of calls turned into `ToolCall`s."""
-    reader = _CallReader()
+FENCE_OPEN, FENCE_CLOSE = "```json\n", "```"
+
+
+async def read_tool_calls(
+    events: AsyncIterator[Event], names: frozenset[str] = frozenset()
+) -> AsyncIterator[Event]:
+    """The same events, with the text of calls turned into `ToolCall`s; a fenced JSON
+    object is a call only when it names one of `names`."""
+    reader = _CallReader(names)
     async for event in events:
         if isinstance(event, TextDelta):
             for out in reader.feed(event):
@@ -40,7 +47,8 @@ async def read_tool_calls(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
 
 
 class _CallReader:
-    def __init__(self) -> None:
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
         self.buffer = ""
         self.in_call = False
         self.bare = False  # calls written as bare JSON objects, from the reply's first byte
@@ -73,7 +81,8 @@ class _CallReader:
                 self.in_call = False
                 continue
             tagged, inline = self.buffer.find(CALL_OPEN), self.buffer.find(INLINE_OPEN)
-            start = min(i for i in (tagged, inline, len(self.buffer)) if i >= 0)
+            fenced = self.buffer.find(FENCE_OPEN) if self.names else -1
+            start = min(i for i in (tagged, inline, fenced, len(self.buffer)) if i >= 0)
             if start == len(self.buffer):  # no call yet: keep what may be a marker's start
                 start -= _marker_prefix_length(self.buffer)
             text, self.buffer = self.buffer[:start], self.buffer[start:]
@@ -84,8 +93,32 @@ class _CallReader:
                 self.buffer, self.in_call = self.buffer[len(CALL_OPEN) :], True
             elif start == inline:
                 self.bare = True  # the rest is one call as a JSON object
+            elif start == fenced:
+                if (fence := self._fenced_call()) is None:
+                    return out  # the fence is not closed yet
+                out.extend(fence)
             else:
                 return out
+
+    def _fenced_call(self) -> list[Event] | None:
+        """The fence the buffer starts with, once closed: a call, or text as it was."""
+        end = self.buffer.find(FENCE_CLOSE, len(FENCE_OPEN))
+        if end < 0:
+            return None
+        end += len(FENCE_CLOSE)
+        block, self.buffer = self.buffer[:end], self.buffer[end:]
+        try:
+            call = json.loads(block[len(FENCE_OPEN) : -len(FENCE_CLOSE)])
+        except json.JSONDecodeError:
+            call = None
+        if (
+            isinstance(call, dict)
+            and call.get("name") in self.names
+            and isinstance(call.get("arguments"), dict)
+            and (made := self._call(*_name_and_arguments(call)))
+        ):
+            return [made]
+        return [] if self.calls else [TextDelta(block)]
 
     def _bare_calls(self) -> list[Event]:
         """Complete `{"name": ..., "arguments": ...}` objects, one per line."""
@@ -128,7 +161,7 @@ def _complete_call(text: str) -> tuple[tuple[str, str], int] | None:
 def _marker_prefix_length(text: str) -> int:
     """How much of the end of `text` could be the start of a call marker."""
     for size in range(min(len(text), len(CALL_OPEN) - 1), 0, -1):
-        if CALL_OPEN.startswith(text[-size:]) or INLINE_OPEN.startswith(text[-size:]):
+        if any(m.startswith(text[-size:]) for m in (CALL_OPEN, INLINE_OPEN, FENCE_OPEN)):
             return size
     return 0
 

@@ -137,7 +137,7 @@ class UpstreamEngine:
             body = await asyncio.to_thread(self.api.body, request)  # may compile a grammar
             events = self._stream(body) if request.stream else self._whole(body)
         if self.api.prompted_tools and request.tools is not None and request.tools.callable:
-            events = read_tool_calls(events)
+            events = read_tool_calls(events, frozenset(request.tools.allowed))
         try:
             async with asyncio.timeout(self.timeout_s):
                 async for event in events:
