@@ -196,7 +196,7 @@ COMPLETIONS_DOCS: dict[str, Any] = {
             "pieces instead (`finish_reason` null until a choice ends)",
             "content": {
                 "application/json": {"schema": _ref("Completion")},
-                "text/event-stream": {"schema": _sse_event("Completion")},
+                "text/event-stream": {"schema": _sse_event("CompletionChunk")},
             },
         },
         **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
@@ -283,6 +283,21 @@ def _own_schemas() -> dict[str, dict[str, Any]]:
         ref_template=REF_TEMPLATE,
     )
     schemas: dict[str, dict[str, Any]] = document["$defs"]
+    # A streamed legacy completion: each choice's finish_reason is null until its last chunk.
+    choice = schemas["CompletionChoice"]
+    finish = {"anyOf": [choice["properties"]["finish_reason"], {"type": "null"}]}
+    schemas["CompletionChunkChoice"] = {
+        **choice,
+        "title": "CompletionChunkChoice",
+        "properties": {**choice["properties"], "finish_reason": finish},
+    }
+    completion = schemas["Completion"]
+    choices = {**completion["properties"]["choices"], "items": _ref("CompletionChunkChoice")}
+    schemas["CompletionChunk"] = {
+        **completion,
+        "title": "CompletionChunk",
+        "properties": {**completion["properties"], "choices": choices},
+    }
     # ChatMessage's own validator: only an assistant message may leave its content out.
     schemas["ChatMessage"] = {
         **schemas["ChatMessage"],
