@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from openvertex.catalog.entries import ENTRIES, Assembly, CatalogEntry, Part
+from openvertex.media.packaged_files import locate
 
 Progress = Callable[[int], None]  # called with each chunk's size in bytes
 _CHUNK = 1 << 22
@@ -107,13 +108,9 @@ def _chunks(assembly: Assembly, parts: list[Path]) -> Iterator[bytes]:
 
 def _part_path(entry: CatalogEntry, part: Part) -> Path:
     try:
-        files = importlib.metadata.files(part.wheel.name) or []
-    except importlib.metadata.PackageNotFoundError:
-        files = []
-    for file in files:
-        if str(file) == part.path and (found := Path(str(file.locate()))).is_file():
-            return found
-    raise FileNotFoundError(pull_hint(entry))
+        return locate(part.wheel.name, part.wheel.version, part.path)
+    except RuntimeError:  # the wheel is not installed
+        raise FileNotFoundError(pull_hint(entry)) from None
 
 
 def _stamp_file(path: Path) -> Path:
