@@ -298,6 +298,13 @@ def _own_schemas() -> dict[str, dict[str, Any]]:
         "title": "CompletionChunk",
         "properties": {**completion["properties"], "choices": choices},
     }
+    # `encoding_format: "base64"` answers each vector as a base64 string of float32s.
+    embedding = schemas["Embedding"]
+    vector = {"anyOf": [embedding["properties"]["embedding"], {"type": "string"}]}
+    schemas["Embedding"] = {
+        **embedding,
+        "properties": {**embedding["properties"], "embedding": {**vector, "title": "Embedding"}},
+    }
     # ChatMessage's own validator: only an assistant message may leave its content out.
     schemas["ChatMessage"] = {
         **schemas["ChatMessage"],
