@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import embeddings
+import figures
 import gateway
 import httpx
 import quality
@@ -424,6 +425,8 @@ def main() -> None:
     out = RESULTS / "latest.md"
     out.write_text(text)
     console.print(f"written to {out}")
+    for path in figures.draw(text, figures.ROOT / "docs" / "figures"):  # shown in the README
+        console.print(f"drawn {path}")
 
 
 if __name__ == "__main__":

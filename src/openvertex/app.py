@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from openvertex import __version__
 from openvertex.api import health, token
@@ -28,6 +29,7 @@ from openvertex.api.openapi import install as install_openapi
 from openvertex.catalog import DEFAULT_EMBEDDING, source
 from openvertex.catalog.entries import Sampling
 from openvertex.config import ModelConfig, Settings
+from openvertex.console import routes as console
 from openvertex.engines.base import Embedder, Engine
 from openvertex.engines.llamacpp import LlamaCppEngine
 from openvertex.engines.llamacpp.embedder import LlamaCppEmbedder
@@ -221,7 +223,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     # Added last: outermost, so every response gets an id and every request is told.
     app.add_middleware(RequestLifecycle, finish=finish)
     routers = (chat, completions, embeddings, images, models, gemini, gemini_embeddings)
-    for module in (*routers, health, token, metrics_route):
+    for module in (*routers, health, token, metrics_route, console):
         app.include_router(module.router)
+    app.include_router(console.api)
+    app.mount("/console/static", StaticFiles(directory=console.STATIC), name="console")
     install_openapi(app)
     return app

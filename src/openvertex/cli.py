@@ -233,6 +233,8 @@ def serve(
             "[bold red]WARNING: authentication is OFF (--no-auth): any caller is accepted.[/]"
         )
     console.print(f"  base_url = {vertex}")
+    sign_in = " (sign in with `openvertex apikeys create --admin`)" if settings.auth else ""
+    console.print(f"Console: {base}/console{sign_in}")
     config = server_config(application, settings)
     DrainingServer(config, application.state.context.service.drain).run()
 
@@ -305,6 +307,9 @@ def keys_revoke(
 @apikeys_app.command("create")
 def apikeys_create(
     project: Annotated[str, typer.Option(help="Project the key acts in.")],
+    admin: Annotated[
+        bool, typer.Option(help="May act in any project, and open the console (/console).")
+    ] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseOption = None,
@@ -319,8 +324,9 @@ def apikeys_create(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     store = _state(config, data_dir, database_url)
-    secret, record = create_api_key(store, project=project, now=time.time())
-    console.print(f"API key {record.key_id} for project {project} (shown only now):")
+    secret, record = create_api_key(store, project=project, now=time.time(), admin=admin)
+    kind = "Admin API key" if admin else "API key"
+    console.print(f"{kind} {record.key_id} for project {project} (shown only now):")
     print(secret)
 
 
@@ -332,9 +338,10 @@ def apikeys_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """List API keys (ids only; the keys themselves are not kept)."""
-    table = Table("key id", "project", "created", "revoked")
+    table = Table("key id", "project", "admin", "created", "revoked")
     for key in _state(config, data_dir, database_url).list_api_keys(project):
-        table.add_row(key.key_id, key.project, _when(key.created_at), _when(key.revoked_at))
+        admin = "yes" if key.admin else ""
+        table.add_row(key.key_id, key.project, admin, _when(key.created_at), _when(key.revoked_at))
     console.print(table)
 
 

@@ -28,9 +28,12 @@ def issue_access_token(store: Store, key: ServiceAccountKey, *, now: float) -> t
     return token, ACCESS_TOKEN_TTL - 1
 
 
-def create_api_key(store: Store, *, project: str, now: float) -> tuple[str, ApiKey]:
+def create_api_key(
+    store: Store, *, project: str, now: float, admin: bool = False
+) -> tuple[str, ApiKey]:
+    """A new key, returned once; an admin key may act in any project and use the console."""
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    record = ApiKey(key_id=secrets.token_hex(6), project=project, created_at=now)
+    record = ApiKey(key_id=secrets.token_hex(6), project=project, created_at=now, admin=admin)
     store.add_api_key(digest(secret), record)
     return secret, record
 
@@ -41,6 +44,7 @@ class Principal:
 
     project: str
     subject: str
+    admin: bool = False  # an admin API key, or anyone under --no-auth
 
 
 _MISSING = (
@@ -94,6 +98,8 @@ def _by_api_key(store: Store, secret: str, project: str | None) -> Principal:
     record = store.find_api_key(digest(secret))
     if record is None or record.revoked_at is not None:
         raise Unauthenticated("The API key is not valid.", reason="API_KEY_INVALID")
+    if record.admin:
+        return Principal(project or record.project, f"apikey:{record.key_id}", admin=True)
     if project and project != record.project:
         raise PermissionDenied(
             f"API key {record.key_id} belongs to project {record.project!r}, not {project!r}.",

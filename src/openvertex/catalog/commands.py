@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
+from openvertex.catalog import state
 from openvertex.catalog.entries import ENTRIES, CatalogEntry
 from openvertex.catalog.pull import install, remove
-from openvertex.catalog.weights import find, installed, target, weights_path
+from openvertex.catalog.weights import find, weights_path
 from openvertex.config import load_settings
 from openvertex.serving.registry import canonical
 
@@ -31,13 +32,6 @@ def _entry(name: str) -> CatalogEntry:
         console.print(f"[red]error:[/red] no model {name!r} in the catalog; it has: {names}")
         raise typer.Exit(2)
     return entry
-
-
-def _state(entry: CatalogEntry, data_dir: Path) -> str:
-    built = target(entry, data_dir)
-    if built is not None and built.is_file():
-        return "pulled"
-    return "installed" if installed(entry) else "-"
 
 
 def _default_names() -> dict[str, list[str]]:
@@ -58,7 +52,7 @@ def list_models(data_dir: DataDirOption = DEFAULT_DATA_DIR) -> None:
         table.add_row(
             entry.name,
             entry.kind,
-            _state(entry, data_dir),
+            state(entry, data_dir),
             entry.size,
             entry.licence,
             entry.speed,

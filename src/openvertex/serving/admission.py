@@ -32,6 +32,16 @@ class Admission:
         self._hold_s = 1.0  # moving average of how long a request holds its slots
         metrics.slots.inc(slots)  # one gauge over every engine's admission
 
+    @property
+    def busy(self) -> int:
+        """Slots generating now."""
+        return self.slots - self._free
+
+    @property
+    def waiting(self) -> int:
+        """Requests queued for a slot."""
+        return len(self._waiting)
+
     def check_room(self, choices: int = 1) -> None:
         """Refuse now if a request could not even wait: called before its body is read too."""
         if self._drain.started:

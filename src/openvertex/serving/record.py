@@ -62,6 +62,9 @@ class RequestRecord:
             reasoning_tokens=self.reasoning_tokens,
             latency_ms=round(self.seconds * 1000, 1),
             status=self.outcome,
+            ttft_ms=None
+            if self.first_token is None
+            else round((self.first_token - self.started) * 1000, 1),
         )
 
     def bill_media(self, tokens: int) -> None:

@@ -37,6 +37,7 @@ class ApiKey:
     project: str
     created_at: float
     revoked_at: float | None = None
+    admin: bool = False  # may act in any project, and use the console
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class UsageRecord:
     reasoning_tokens: int
     latency_ms: float
     status: int
+    ttft_ms: float | None = None  # time to the first text, thought or call; None if none came
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,13 @@ class Store(Protocol):
         self, project: str | None = None, since: float | None = None
     ) -> list[UsageTotal]: ...
 
+    def usage_records(self, since: float, limit: int) -> list[UsageRecord]: ...
+
+    def list_grants(self) -> list[tuple[str, str]]: ...
+
     def set_quota(self, quota: ProjectQuota) -> None: ...
     def get_quota(self, project: str) -> ProjectQuota | None: ...
+    def list_quotas(self) -> list[ProjectQuota]: ...
 
     def table_rows(self, table: str) -> list[tuple]: ...
     def add_rows(self, table: str, rows: list[tuple]) -> None: ...

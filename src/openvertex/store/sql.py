@@ -69,12 +69,23 @@ CREATE TABLE IF NOT EXISTS project_quotas (
 CREATE INDEX IF NOT EXISTS access_tokens_by_expiry ON access_tokens (expires_at);
 CREATE UNIQUE INDEX IF NOT EXISTS usage_once ON usage (request_id, at);
 """,
+    """
+ALTER TABLE api_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage ADD COLUMN ttft_ms DOUBLE PRECISION;
+CREATE INDEX IF NOT EXISTS usage_by_time ON usage (at);
+""",
 ]
 # In the order a copy must load them: keys before the tokens that point at them.
 TABLES = ("service_account_keys", "access_tokens", "api_keys", "project_grants",
           "project_quotas", "usage")  # fmt: skip
 VERSIONS = "CREATE TABLE IF NOT EXISTS schema_versions (version INTEGER PRIMARY KEY)"
 PURGE_AFTER_S = 86_400  # expired tokens are kept a day, so they are refused as expired
+_API_KEY = "key_id, project, created_at, revoked_at, admin"
+
+
+def _api_key(row: tuple) -> ApiKey:
+    key_id, project, created_at, revoked_at, admin = row
+    return ApiKey(key_id, project, created_at, revoked_at, bool(admin))
 
 
 class SQLStore:
@@ -139,24 +150,24 @@ class SQLStore:
         return TokenGrant(key_id, email, project, expires_at, bool(revoked))
 
     def add_api_key(self, key_hash: str, key: ApiKey) -> None:
-        self._write("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?)", key_hash,
-                    *asdict(key).values())  # fmt: skip
+        self._write(
+            "INSERT INTO api_keys (key_hash, key_id, project, created_at, revoked_at, admin)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            key_hash, key.key_id, key.project, key.created_at, key.revoked_at, int(key.admin),
+        )  # fmt: skip
 
     def find_api_key(self, key_hash: str) -> ApiKey | None:
-        rows = self._rows(
-            "SELECT key_id, project, created_at, revoked_at FROM api_keys WHERE key_hash = ?",
-            key_hash,
-        )
-        return ApiKey(*rows[0]) if rows else None
+        rows = self._rows(f"SELECT {_API_KEY} FROM api_keys WHERE key_hash = ?", key_hash)
+        return _api_key(rows[0]) if rows else None
 
     def list_api_keys(self, project: str | None = None) -> list[ApiKey]:
         rows = self._rows(
-            "SELECT key_id, project, created_at, revoked_at FROM api_keys"
+            f"SELECT {_API_KEY} FROM api_keys"
             " WHERE CAST(? AS TEXT) IS NULL OR project = ? ORDER BY created_at",
             project,
             project,
         )
-        return [ApiKey(*row) for row in rows]
+        return [_api_key(row) for row in rows]
 
     def revoke_api_key(self, key_id: str, when: float) -> bool:
         return (
@@ -172,6 +183,9 @@ class SQLStore:
         self._write(
             "INSERT INTO project_grants VALUES (?, ?) ON CONFLICT DO NOTHING", project, email
         )
+
+    def list_grants(self) -> list[tuple[str, str]]:
+        return self._rows("SELECT project, email FROM project_grants ORDER BY project, email")
 
     def is_granted(self, project: str, email: str) -> bool:
         return bool(
@@ -202,6 +216,14 @@ class SQLStore:
         )
         return [UsageTotal(*row) for row in rows]
 
+    def usage_records(self, since: float, limit: int) -> list[UsageRecord]:
+        """The newest `limit` rows since `since`, oldest first."""
+        columns = ", ".join(UsageRecord.__dataclass_fields__)
+        rows = self._rows(
+            f"SELECT {columns} FROM usage WHERE at >= ? ORDER BY at DESC LIMIT ?", since, limit
+        )
+        return [UsageRecord(*row) for row in reversed(rows)]
+
     def set_quota(self, quota: ProjectQuota) -> None:
         self._write(
             "INSERT INTO project_quotas VALUES (?, ?, ?) ON CONFLICT (project)"
@@ -214,6 +236,9 @@ class SQLStore:
     def get_quota(self, project: str) -> ProjectQuota | None:
         rows = self._rows("SELECT * FROM project_quotas WHERE project = ?", project)
         return ProjectQuota(*rows[0]) if rows else None
+
+    def list_quotas(self) -> list[ProjectQuota]:
+        return [ProjectQuota(*row) for row in self._rows("SELECT * FROM project_quotas")]
 
     def table_rows(self, table: str) -> list[tuple]:
         """A whole table, for `openvertex store copy`."""
