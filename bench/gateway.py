@@ -170,7 +170,7 @@ def rows(results: dict[str, PathSamples]) -> list[tuple[str, ...]]:
         cells = [f"{base:.1f}"]
         for path in PATHS[1:]:
             value = pct(results[path].ttft_ms, q)
-            cells.append(f"{value:.1f} (+{value - base:.1f})")
+            cells.append(f"{value:.1f} ({value - base:+.1f})")
         table.append((f"time to first token p{q}, ms (added)", *cells))
     for n in LEVELS:
         base = statistics.median(direct.aggregate[n])

@@ -50,6 +50,8 @@ def admin_key(console_server: Server) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("no Debian chromium (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -97,7 +99,18 @@ def shoot(page, name: str) -> None:
     for label, size in (("laptop", LAPTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
         page.screenshot(path=SHOTS / "console" / f"{name}-{label}.png", full_page=True)
+        # Usable at that width: wide tables scroll in their own box, the page never sideways.
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
     page.set_viewport_size(LAPTOP)
+
+
+def new_api_key(page, project: str) -> str:
+    """Create an API key in the page; the secret it shows once."""
+    page.fill("#new-project", project)
+    page.click("#new-project-apikey")
+    secret = page.wait_for_selector("#new-secret:has-text('AIza')").text_content().strip()
+    page.click("#secret-close")
+    return secret
 
 
 def test_admin_api_needs_an_admin_key(console_server: Server, admin_key: str) -> None:
@@ -112,19 +125,34 @@ def test_admin_api_needs_an_admin_key(console_server: Server, admin_key: str) ->
     assert refused.json()["error"]["status"] == "PERMISSION_DENIED"
     admin = {"x-goog-api-key": admin_key}
     assert httpx.get(f"{api}/session", headers=admin).json()["principal"].startswith("apikey:")
-    bad_quota = httpx.put(f"{api}/projects/{PROJECT}/quota", headers=admin, json={"rpm": -1})
-    assert bad_quota.status_code == 400
-    bad_project = httpx.post(f"{api}/projects/Not_A_Project/apikeys", headers=admin)
-    assert bad_project.status_code == 400
-    assert httpx.delete(f"{api}/apikeys/nosuchkey", headers=admin).status_code == 404
+    for quota in ({"rpm": -1}, {"tpm": 2**31}, {"rpm": "many"}):
+        assert (
+            httpx.put(f"{api}/projects/{PROJECT}/quota", headers=admin, json=quota).status_code
+            == 400
+        )
+    for project in ("Not_A_Project", "abcdef%0A"):
+        assert httpx.post(f"{api}/projects/{project}/apikeys", headers=admin).status_code == 400
+    for key_id in ("nosuchkey", "%00", "0123456789ab"):
+        assert httpx.delete(f"{api}/apikeys/{key_id}", headers=admin).status_code == 404
+    grant = httpx.post(f"{api}/projects/{PROJECT}/grants", headers=admin, content=b"{not json")
+    assert grant.status_code == 400
+
+
+def test_without_auth_the_console_is_open_to_its_own_page_only(server: Server) -> None:
+    """Under --no-auth (loopback only) no key is asked for; another site's page in the
+    operator's browser is still refused, and no site may frame the console."""
+    session = httpx.get(f"{server.url}/console/api/session").json()
+    assert session["auth"] is False and session["principal"] == "anonymous"
+    made = f"{server.url}/console/api/projects/{PROJECT}/apikeys"
+    assert httpx.post(made, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert httpx.post(made, headers={"Origin": server.url}).status_code == 200
+    page = httpx.get(f"{server.url}/console")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
 def test_a_key_made_then_revoked_is_refused(page, console_server: Server) -> None:
     show(page, "projects")
-    page.fill("#new-project", PROJECT)
-    page.click("#new-project-apikey")
-    secret = page.text_content("#new-secret", timeout=10_000).strip()
-    page.click("#secret-close")
+    secret = new_api_key(page, PROJECT)
     client = openai.OpenAI(
         base_url=console_server.vertex_base.replace("test-project", PROJECT),
         api_key=secret,
@@ -147,10 +175,7 @@ def test_a_key_made_then_revoked_is_refused(page, console_server: Server) -> Non
 def test_a_quota_set_in_the_console_applies_at_once(page, console_server: Server) -> None:
     show(page, "projects")
     project = "console-quota"
-    page.fill("#new-project", project)
-    page.click("#new-project-apikey")
-    secret = page.text_content("#new-secret", timeout=10_000).strip()
-    page.click("#secret-close")
+    secret = new_api_key(page, project)
     card = page.locator(f".project[data-project='{project}']")
     card.locator(".quota-rpm").fill("1")
     card.locator(".quota-save").click()

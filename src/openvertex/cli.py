@@ -376,10 +376,10 @@ def projects_grant(
 def projects_set_quota(
     project: str,
     rpm: Annotated[
-        int | None, typer.Option(min=0, help="Requests per minute; 0 for no limit.")
+        int | None, typer.Option(min=0, max=2**31 - 1, help="Requests per minute; 0 for no limit.")
     ] = None,
     tpm: Annotated[
-        int | None, typer.Option(min=0, help="Tokens per minute; 0 for no limit.")
+        int | None, typer.Option(min=0, max=2**31 - 1, help="Tokens per minute; 0 for no limit.")
     ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,

@@ -21,7 +21,7 @@ _GOOGLE_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
 def check_id(kind: str, value: str) -> str:
     """Project and account ids follow Google's rule: 6-30 of a-z, 0-9 and -."""
-    if not _GOOGLE_ID.match(value):
+    if not _GOOGLE_ID.fullmatch(value):
         raise ValueError(
             f"{kind} {value!r} is not valid: use 6-30 lowercase letters, digits or hyphens, "
             "starting with a letter"

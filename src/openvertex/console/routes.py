@@ -7,12 +7,14 @@ never on the event loop.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -28,12 +30,19 @@ from openvertex.store.base import ProjectQuota, Store
 
 STATIC = Path(__file__).parent / "static"
 MAX_ROWS = 100_000  # ledger rows read for one usage page
+MAX_QUOTA = 2**31 - 1  # PostgreSQL's INTEGER
+KEY_ID = re.compile(r"[0-9a-f]{12}|[0-9a-f]{40}")  # an API key's, a service-account key's
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/console/api", include_in_schema=False)
 
 
-async def require_admin(principal: CurrentPrincipal) -> Principal:
+async def require_admin(request: Request, principal: CurrentPrincipal) -> Principal:
+    """An admin, calling from this server's own page (or from no page at all)."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        # Another site's page in the operator's browser: under --no-auth it needs no key.
+        raise PermissionDenied("The console's API answers only the console's own page.")
     if not principal.admin:
         raise PermissionDenied(
             "The console needs an admin API key: `openvertex apikeys create --admin`.",
@@ -45,10 +54,19 @@ async def require_admin(principal: CurrentPrincipal) -> Principal:
 Admin = Annotated[Principal, Depends(require_admin)]
 
 
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    # Its own files only, and never inside another site's frame (no clicks made for it).
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+    "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
+
+
 @router.get("/console")
 async def page() -> FileResponse:
     """The whole console is one page; it asks for the admin key itself."""
-    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+    return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
 
 @api.get("/session")
@@ -57,7 +75,7 @@ async def session(principal: Admin, ctx: Context) -> dict[str, Any]:
         "auth": ctx.settings.auth,
         "principal": principal.subject,
         "project": principal.project,
-        "public_url": ctx.settings.base_url,
+        "public_url": ctx.settings.public_url,  # None: the page uses its own origin
     }
 
 
@@ -66,18 +84,20 @@ async def usage(
     _: Admin,
     ctx: Context,
     hours: Annotated[float, Query(gt=0, le=24 * 90)] = 24,
-    project: str | None = None,
 ) -> dict[str, Any]:
-    """The ledger over the last `hours`: totals as `openvertex usage` prints them, a series."""
+    """The ledger over the last `hours`: totals as `openvertex usage` prints them, a series
+    and percentiles from the newest MAX_ROWS rows (`truncated` says when there were more)."""
     until = ctx.clock()
     since = until - hours * 3600
 
     def read() -> dict[str, Any]:
-        totals = ctx.store.usage_totals(project, since)
+        totals = ctx.store.usage_totals(None, since)
         records = ctx.store.usage_records(since, MAX_ROWS)
-        if project is not None:
-            records = [r for r in records if r.project == project]
-        return {"totals": [asdict(t) for t in totals], **summary(records, since=since, until=until)}
+        return {
+            "totals": [asdict(t) for t in totals],
+            "truncated": len(records) == MAX_ROWS,
+            **summary(records, since=since, until=until),
+        }
 
     return await run_in_threadpool(read)
 
@@ -91,7 +111,7 @@ async def projects(_: Admin, ctx: Context) -> dict[str, Any]:
         keys, api_keys = store.list_keys(), store.list_api_keys()
         grants, quotas = store.list_grants(), {q.project: q for q in store.list_quotas()}
         names = {k.project for k in keys} | {k.project for k in api_keys} | set(quotas)
-        names |= {project for project, _ in grants} | {t.project for t in store.usage_totals()}
+        names |= {project for project, _ in grants} | set(store.ledger_projects())
         return {
             "defaults": {"rpm": settings.default_rpm, "tpm": settings.default_tpm},
             "projects": [
@@ -122,14 +142,14 @@ class NewKey(BaseModel):
 
 
 class NewGrant(BaseModel):
-    email: str = Field(min_length=3, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, max_length=200, pattern=r"^[\w.+-]+@[\w.-]+$")
 
 
 class QuotaChange(BaseModel):
     """Requests and tokens per minute; null keeps the server's default, 0 lifts the limit."""
 
-    rpm: int | None = Field(None, ge=0)
-    tpm: int | None = Field(None, ge=0)
+    rpm: int | None = Field(None, ge=0, le=MAX_QUOTA)
+    tpm: int | None = Field(None, ge=0, le=MAX_QUOTA)
 
 
 def _project(name: str) -> str:
@@ -153,9 +173,7 @@ async def new_key(project: str, body: NewKey, _: Admin, ctx: Context) -> JSONRes
         )
     except ValueError as exc:
         raise InvalidArgument(str(exc), param="name") from None
-    filename = f"{project}-{key_file['private_key_id'][:12]}.json"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    return JSONResponse(key_file, headers={**headers, "Cache-Control": "no-store"})
+    return JSONResponse(key_file, headers={"Cache-Control": "no-store"})
 
 
 @api.post("/projects/{project}/apikeys")
@@ -170,14 +188,18 @@ async def new_api_key(project: str, _: Admin, ctx: Context) -> JSONResponse:
 
 @api.delete("/keys/{key_id}")
 async def revoke_key(key_id: str, _: Admin, ctx: Context) -> dict[str, str]:
-    if not await run_in_threadpool(ctx.store.revoke_key, key_id, time.time()):
+    if not KEY_ID.fullmatch(key_id) or not await run_in_threadpool(
+        ctx.store.revoke_key, key_id, time.time()
+    ):
         raise NotFound(f"No active service-account key {key_id!r}.")
     return {"revoked": key_id}
 
 
 @api.delete("/apikeys/{key_id}")
 async def revoke_api_key(key_id: str, _: Admin, ctx: Context) -> dict[str, str]:
-    if not await run_in_threadpool(ctx.store.revoke_api_key, key_id, time.time()):
+    if not KEY_ID.fullmatch(key_id) or not await run_in_threadpool(
+        ctx.store.revoke_api_key, key_id, time.time()
+    ):
         raise NotFound(f"No active API key {key_id!r}.")
     return {"revoked": key_id}
 

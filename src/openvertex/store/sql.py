@@ -237,6 +237,10 @@ class SQLStore:
         rows = self._rows("SELECT * FROM project_quotas WHERE project = ?", project)
         return ProjectQuota(*rows[0]) if rows else None
 
+    def ledger_projects(self) -> list[str]:
+        """Every project the ledger names (read off its (project, at) index)."""
+        return [row[0] for row in self._rows("SELECT DISTINCT project FROM usage")]
+
     def list_quotas(self) -> list[ProjectQuota]:
         return [ProjectQuota(*row) for row in self._rows("SELECT * FROM project_quotas")]
 

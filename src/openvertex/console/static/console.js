@@ -854,6 +854,7 @@ async function sendPrompt(event) {
     else {
       run.failed = true;
       showError($("#pg-error"), err);
+      controller.abort(); // a reply this page cannot read must not keep its slot busy
     }
   } finally {
     state.stream = null;
@@ -880,7 +881,11 @@ async function readStream(resp, run) {
       if (payload === "[DONE]") return;
       handleChunk(JSON.parse(payload), run);
     }
-    if (done) return;
+    if (done) {
+      // A failure after the stream began comes as an error event; silence is a cut connection.
+      if (!run.failed) throw new Error("The connection ended before the reply was complete.");
+      return;
+    }
   }
 }
 
