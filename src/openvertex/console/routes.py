@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -188,19 +189,18 @@ async def new_api_key(project: str, _: Admin, ctx: Context) -> JSONResponse:
 
 @api.delete("/keys/{key_id}")
 async def revoke_key(key_id: str, _: Admin, ctx: Context) -> dict[str, str]:
-    if not KEY_ID.fullmatch(key_id) or not await run_in_threadpool(
-        ctx.store.revoke_key, key_id, time.time()
-    ):
-        raise NotFound(f"No active service-account key {key_id!r}.")
-    return {"revoked": key_id}
+    return await _revoke(ctx.store.revoke_key, key_id, "service-account key")
 
 
 @api.delete("/apikeys/{key_id}")
 async def revoke_api_key(key_id: str, _: Admin, ctx: Context) -> dict[str, str]:
-    if not KEY_ID.fullmatch(key_id) or not await run_in_threadpool(
-        ctx.store.revoke_api_key, key_id, time.time()
-    ):
-        raise NotFound(f"No active API key {key_id!r}.")
+    return await _revoke(ctx.store.revoke_api_key, key_id, "API key")
+
+
+async def _revoke(revoke: Callable[[str, float], bool], key_id: str, what: str) -> dict[str, str]:
+    """Revoke now; a malformed id never reaches the database (a NUL would be its 500)."""
+    if not KEY_ID.fullmatch(key_id) or not await run_in_threadpool(revoke, key_id, time.time()):
+        raise NotFound(f"No active {what} {key_id!r}.")
     return {"revoked": key_id}
 
 
@@ -228,7 +228,6 @@ async def models(_: Admin, ctx: Context) -> dict[str, Any]:
             "slots": m.admission.slots,
             "busy": m.admission.busy,
             "waiting": m.admission.waiting,
-            "thinking_budgets": dict(m.effort_budgets),
             **service.describe(m),
         }
         for m in service.registry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from openvertex.store.base import UsageRecord
@@ -49,14 +50,6 @@ def summary(
         "series": series(records, since=since, until=until, buckets=buckets),
         "latency_ms": percentiles([r.latency_ms for r in answered]),
         "ttft_ms": percentiles([r.ttft_ms for r in answered if r.ttft_ms is not None]),
-        "by_model": _counts(records, "model"),
-        "by_project": _counts(records, "project"),
+        "by_model": dict(Counter(r.model for r in records).most_common()),
+        "by_project": dict(Counter(r.project for r in records).most_common()),
     }
-
-
-def _counts(records: list[UsageRecord], field: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for record in records:
-        key = getattr(record, field)
-        counts[key] = counts.get(key, 0) + 1
-    return dict(sorted(counts.items(), key=lambda item: -item[1]))
