@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import google.auth.transport.requests
 import httpx
 import openai
 import pytest
 from conftest import Server, ledger, openvertex_cli, start_server, stop_server
+from google.oauth2 import service_account
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("OPENVERTEX_SCREENSHOTS", Path(__file__).parents[1] / "test-results"))
@@ -170,6 +172,31 @@ def test_a_key_made_then_revoked_is_refused(page, console_server: Server) -> Non
     page.wait_for_selector(f"tr[data-api-key-id='{key_id}'] .status:has-text('revoked')")
     with pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(**ask, max_tokens=2)
+
+
+def test_a_key_file_downloaded_once_works_with_google_auth(page, console_server: Server) -> None:
+    show(page, "projects")
+    card = page.locator(f".project[data-project='{PROJECT}']")
+    card.locator(".new-key-name").fill("console-robot")
+    with page.expect_download() as download:
+        card.locator(".new-key").click()
+    credentials = service_account.Credentials.from_service_account_file(
+        download.value.path(), scopes=["https://www.googleapis.com/auth/cloud-platform"]
+    )
+    credentials.refresh(google.auth.transport.requests.Request())  # from this server's /token
+    client = openai.OpenAI(
+        base_url=console_server.vertex_base.replace("test-project", PROJECT),
+        api_key=credentials.token,
+        max_retries=0,
+    )
+    models = client.models.list()
+    assert models.data
+    page.locator(f"tr[data-key-id='{credentials._signer.key_id}'] .revoke-key").click()
+    page.wait_for_selector(
+        f"tr[data-key-id='{credentials._signer.key_id}'] .status:has-text('revoked')"
+    )
+    with pytest.raises(openai.AuthenticationError):
+        client.models.list()
 
 
 def test_a_quota_set_in_the_console_applies_at_once(page, console_server: Server) -> None:
