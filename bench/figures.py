@@ -131,9 +131,15 @@ def at(row: list[str] | None, col: int | None) -> str:
     return row[col] if row is not None and col is not None and col < len(row) else ""
 
 
-def find(tables: list[Table], *columns: str) -> Table | None:
-    """The last table having all these columns (a later run's table wins)."""
-    hits = [t for t in tables if all(t.column(c) is not None for c in columns)]
+def find(tables: list[Table], *columns: str, row: re.Pattern | None = None) -> Table | None:
+    """The last table having all these columns (a later run's table wins), and a row whose
+    label matches `row` if given (the embeddings table has the main table's columns)."""
+    hits = [
+        t
+        for t in tables
+        if all(t.column(c) is not None for c in columns)
+        and (row is None or any(row.match(r[0]) for r in t.rows))
+    ]
     return hits[-1] if hits else None
 
 
@@ -202,7 +208,7 @@ def plot_streams(ax: Axes, series: dict[str, list[tuple[int, float]]], title: st
 
 def decode_figure(tables: list[Table], caption: str, out: Path) -> Path | None:
     """decode-vs-concurrency.png: main table, and the gateway table in a second panel."""
-    main = find(tables, "openvertex", "llama.cpp")
+    main = find(tables, "openvertex", "llama.cpp", row=STREAMS)
     gate = find(tables, "direct", "openvertex", "LiteLLM")
     panels = []
     if main and (series := stream_series(main, ("openvertex", "llama.cpp"))):

@@ -28,6 +28,7 @@ import embeddings
 import figures
 import gateway
 import httpx
+import models
 import quality
 import replicas
 import servers
@@ -79,6 +80,7 @@ class Config:
     gateway: bool
     replicas: bool
     embeddings: bool
+    models: bool
     quality: bool
     speech: bool
 
@@ -349,6 +351,7 @@ def parse_args() -> Config:
     parser.add_argument(
         "--no-embeddings", action="store_true", help="skip embeddings vs llama.cpp's server"
     )
+    parser.add_argument("--no-models", action="store_true", help="skip two models in one server")
     parser.add_argument(
         "--no-quality", action="store_true", help="skip answer quality per model tier"
     )
@@ -365,6 +368,7 @@ def parse_args() -> Config:
         gateway=not a.no_gateway,
         replicas=not a.no_replicas,
         embeddings=not a.no_embeddings,
+        models=not a.no_models,
         quality=not a.no_quality,
         speech=not a.no_speech,
     )
@@ -413,6 +417,13 @@ def main() -> None:
             view.add_row(*r)
         console.print(view)
         tables.append((embeddings.COLUMNS, embedding_table))
+    if cfg.models:
+        models_table = models.run(cfg.repeats, cfg.max_tokens * 2, RESULTS, console.log)
+        view = Table(*models.COLUMNS, title="two models in one server (medians)")
+        for r in models_table:
+            view.add_row(*r)
+        console.print(view)
+        tables.append((models.COLUMNS, models_table))
     text = to_markdown(cfg, *tables)
     if cfg.quality:  # its own servers, one per tier (quality.py); markdown already
         quality_table = quality.run_quality(quality.DEFAULT_TIERS, quick=cfg.repeats == 1)

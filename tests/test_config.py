@@ -73,3 +73,18 @@ def test_any_gguf_path_is_served(tmp_path):
         assert card["openvertex"]["weights"] == "my-model.gguf"
     finally:
         stop_server(server)
+
+
+def test_several_chat_models_share_the_cores(tmp_path, monkeypatch):
+    """Threads of each llama.cpp model: all cores for a lone chat model, an equal share each
+    for several (the embedding model gets the same share), a setting wins."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    config = tmp_path / "models.toml"
+    tables = '[[models]]\nnames = ["{}"]\nmodel = "smollm2-135m"\n'
+    config.write_text(tables.format("a") + tables.format("b"))
+    settings = load_settings(config)
+    assert [settings.threads_for(e) for e in settings.engines] == [4, 4, 4]
+    settings = load_settings(config, threads=3)
+    assert [settings.threads_for(e) for e in settings.engines] == [3, 3, 3]
+    settings = load_settings(model="smollm2-135m")
+    assert [settings.threads_for(e) for e in settings.engines] == [None, None]

@@ -1,5 +1,5 @@
-"""llama.cpp's own HTTP listener, opened by xllamacpp inside the server process,
-must not be a way around openvertex: without its secret key it refuses."""
+"""llama.cpp's own HTTP listener, opened by each model's runner process, must not be
+a way around openvertex: without its secret key it refuses."""
 
 from __future__ import annotations
 
@@ -13,14 +13,20 @@ CHAT = {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 2}
 def _other_listeners(server) -> list[int]:
     own = int(server.url.rsplit(":", 1)[1])
     process = psutil.Process(server.process.pid)
-    ports = {c.laddr.port for c in process.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+    ports = {
+        c.laddr.port
+        for p in (process, *process.children(recursive=True))
+        for c in p.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
     assert own in ports
     return sorted(ports - {own})
 
 
-def test_llama_cpp_listener_refuses_without_its_key(server):
+def test_llama_cpp_listener_refuses_without_its_key(server, client):
+    client.chat.completions.create(model="gemini-2.0-flash", **CHAT)  # the model loads
     ports = _other_listeners(server)
-    assert ports, "expected llama.cpp's own listener in the server process"
+    assert ports, "expected llama.cpp's own listener in a runner process"
     for port in ports:
         base = f"http://127.0.0.1:{port}"
         for method, path, body in [

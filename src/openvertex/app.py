@@ -58,8 +58,8 @@ access_log = logging.getLogger("openvertex.access")
 def build_engine(
     entry: ModelConfig, settings: Settings, residency: Residency
 ) -> tuple[Engine | Embedder, Sampling]:
-    """An upstream pool for an entry with `upstreams`, else llama.cpp in process; with the
-    sampling its model's authors recommend."""
+    """An upstream pool for an entry with `upstreams`, else llama.cpp in a runner process;
+    with the sampling its model's authors recommend."""
     if entry.upstreams:
         return build_upstream(entry), Sampling()
     if entry.embedding:
@@ -71,7 +71,7 @@ def build_engine(
             residency=residency,
             parallel=entry.parallel or settings.parallel,
             context=entry.context or 2048,
-            threads=settings.threads,
+            threads=settings.threads_for(entry),
         )
         return embedder, Sampling()
     model = source(entry.model, settings.data_dir)
@@ -85,7 +85,7 @@ def build_engine(
         residency=residency,
         parallel=entry.parallel or settings.parallel,
         context_per_slot=entry.context or settings.context,
-        threads=entry.threads or settings.threads,
+        threads=settings.threads_for(entry),
         sampling=model.sampling,
     )
     return engine, model.sampling

@@ -79,7 +79,7 @@ class ModelConfig(BaseModel):
         if self.upstreams and self.model is not None:
             raise ValueError("a [[models]] entry takes `model` or `upstreams`, not both")
         if self.embedding and self.upstreams:
-            raise ValueError("embedding models run in process for now: give `model`, a GGUF")
+            raise ValueError("embedding models run on llama.cpp here for now: give `model`, a GGUF")
         for url in self.upstreams:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"upstream {url!r} is not an http(s) URL")
@@ -103,7 +103,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, description="URL clients reach; for token_uri")
     parallel: int = Field(default=4, ge=1, le=64, description="llama.cpp slots decoded together")
     context: int = Field(default=4096, ge=256, description="context window of each request, tokens")
-    threads: int | None = Field(default=None, ge=1, description="CPU threads; all cores if unset")
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads of each model; unset, the cores shared equally"
+    )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     served_models: list[str] | None = Field(
         default=None, description="the names `model` answers to; the Gemini names if unset"
@@ -233,6 +235,16 @@ class Settings(BaseSettings):
         for names, entry in ((LITE_NAMES, tiers[0]), (FLASH_NAMES, flash), (PRO_NAMES, tiers[-1])):
             chosen.setdefault(entry.name, []).extend(names)
         return [ModelConfig(names=names, model=model) for model, names in chosen.items()]
+
+    def threads_for(self, entry: ModelConfig) -> int | None:
+        """CPU threads of one llama.cpp model: its own `threads`, else the server's. Unset,
+        a lone chat model takes every core (None: llama.cpp's default), and several share
+        the cores equally: two busy models with every core each spun against each other
+        and ran five times slower."""
+        if threads := entry.threads or self.threads:
+            return threads
+        chats = sum(1 for e in self.engines if not e.upstreams and not e.embedding)
+        return max(1, len(os.sched_getaffinity(0)) // chats) if chats > 1 else None
 
     @property
     def memory_budget_bytes(self) -> int:

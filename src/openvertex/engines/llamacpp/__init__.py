@@ -1,4 +1,4 @@
-"""llama.cpp in process: grammars (llguidance), tool prompts, chat templates, two-phase thinking."""
+"""llama.cpp in runner processes: grammars, tool prompts, chat templates, two-phase thinking."""
 
 from openvertex.engines.llamacpp.engine import LlamaCppEngine
 

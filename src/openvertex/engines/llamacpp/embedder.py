@@ -1,4 +1,4 @@
-"""Text embeddings from a GGUF embedding model, in process through xllamacpp.
+"""Text embeddings from a GGUF embedding model, in a llama.cpp runner process.
 
 The model loads on first use: the default's weights are inflated from their
 packages then, and a server that never embeds never pays for them. Each text is
@@ -15,14 +15,11 @@ meaningful when taken as its authors say: layer norm, cut, then unit length.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import xllamacpp
 
 from openvertex.core.embedding import (
     MAX_REQUEST_TOKENS,
@@ -31,8 +28,8 @@ from openvertex.core.embedding import (
     EmbeddingRequest,
 )
 from openvertex.engines.base import Capabilities
-from openvertex.engines.llamacpp.listener import LockedServer
 from openvertex.engines.llamacpp.residency import Residency, Resident
+from openvertex.engines.llamacpp.runner import XLLAMACPP, Params, Runner
 from openvertex.errors import Internal, InvalidArgument
 
 BATCH = 8  # texts per llama.cpp call: a client that leaves stops the work after one
@@ -84,10 +81,8 @@ class LlamaCppEmbedder:
         self.parallel = parallel
         self.context = context  # tokens per text, special tokens included
         self.threads = threads
-        self._server: LockedServer | None = None
         self._dimensions = 0
-        self.resident = Resident(name, footprint, self._load, self._unload, residency)
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="embed")
+        self.resident = Resident(Runner(name, self._params), footprint, residency, self._learn)
 
     @property
     def ready(self) -> bool:
@@ -96,7 +91,7 @@ class LlamaCppEmbedder:
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
-            backend=f"llama.cpp (xllamacpp {xllamacpp.__version__}, in process, CPU)",
+            backend=f"llama.cpp (xllamacpp {XLLAMACPP}, runner process, CPU)",
             weights=self.name,
             context_window=self.context,
             slots=self.parallel,
@@ -116,68 +111,53 @@ class LlamaCppEmbedder:
         """Nothing yet: the model loads on first use."""
 
     async def close(self) -> None:
-        self._server = None  # xllamacpp stops its loop when the Server is destroyed
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        await self.resident.runner.stop()
 
     async def embed(self, request: EmbeddingRequest) -> list[Embedding]:
         """One vector per input; a text over the model's limit is cut, or refused."""
-        async with self.resident.use():
-            return await self._embed_loaded(request)
+        async with self.resident.use() as runner:
+            return await self._embed_loaded(runner, request)
 
-    async def _embed_loaded(self, request: EmbeddingRequest) -> list[Embedding]:
-        server = self._server
-        assert server is not None
+    async def _embed_loaded(self, runner: Runner, request: EmbeddingRequest) -> list[Embedding]:
         if request.dimensions is not None and request.dimensions > self._dimensions:
             raise InvalidArgument(
                 f"{request.dimensions_param} is {request.dimensions}; this model's vectors "
                 f"have {self._dimensions} dimensions.",
                 param=request.dimensions_param,
             )
-        loop = asyncio.get_running_loop()
         texts = [self._text(item) for item in request.inputs]
-        tokens = await loop.run_in_executor(self._pool, self._tokenize, server, texts)
-        tokens, cut = self._fit(tokens, request)
-        stop = threading.Event()
-        try:
-            raw = await loop.run_in_executor(self._pool, self._embed, server, tokens, stop)
-        finally:
-            stop.set()  # the client left: the thread stops after its current batch
+        tokens, cut = self._fit(await _tokenize(runner, texts), request)
+        raw = await _embed(runner, tokens)
         vectors = self._shape(raw, request.dimensions)
         return [
             Embedding(tuple(vector.tolist()), len(ids), was_cut)
             for vector, ids, was_cut in zip(vectors, tokens, cut, strict=True)
         ]
 
-    def _unload(self) -> None:
-        self._server = None  # xllamacpp stops its loop when the Server is destroyed
-
-    def _load(self) -> None:
-        params = xllamacpp.CommonParams()
-        path = self._weights()
-        params.model.path = str(path)
-        params.embedding = True
-        params.n_parallel = self.parallel
-        params.n_ctx = self.parallel * self.context
-        params.n_batch = params.n_ubatch = self.context  # a text is embedded in one batch
+    def _params(self) -> Params:
+        """The runner's settings (blocking: the default's weights inflate on first use)."""
+        params: Params = {
+            "model.path": str(self._weights()),
+            "embedding": True,
+            "n_parallel": self.parallel,
+            "n_ctx": self.parallel * self.context,
+            "n_batch": self.context,  # a text is embedded in one batch
+            "n_ubatch": self.context,
+            "verbosity": 2,
+        }
         if self.threads:
-            params.cpuparams.n_threads = self.threads
-            params.cpuparams_batch.n_threads = self.threads
-        params.verbosity = 2
-        server = LockedServer(params)
-        probe = server.server.handle_embeddings({"input": [[0]]})
+            params["cpuparams.n_threads"] = params["cpuparams_batch.n_threads"] = self.threads
+        return params
+
+    async def _learn(self, runner: Runner) -> None:
+        probe = await runner.call("/v1/embeddings", {"input": [[0]]})
         self._dimensions = len(probe["data"][0]["embedding"])
-        self._server = server
 
     def _text(self, item: EmbeddingInput) -> str:
         text = item.text
         if item.title:
             text = self.recipe.title.format(title=item.title, text=text)
         return self.recipe.prefixes.get(item.task, "") + text
-
-    @staticmethod
-    def _tokenize(server: LockedServer, texts: list[str]) -> list[list[int]]:
-        bodies = ({"content": text, "add_special": True} for text in texts)
-        return [server.call("/tokenize", body)["tokens"] for body in bodies]
 
     def _fit(
         self, tokens: list[list[int]], request: EmbeddingRequest
@@ -204,19 +184,6 @@ class LlamaCppEmbedder:
             )
         return fitted, cut
 
-    @staticmethod
-    def _embed(server: LockedServer, tokens: list[list[int]], stop: threading.Event) -> np.ndarray:
-        rows: list[list[float]] = []
-        for start in range(0, len(tokens), BATCH):
-            if stop.is_set():
-                break
-            body = {"input": tokens[start : start + BATCH], "embd_normalize": -1}
-            reply = server.server.handle_embeddings(body)
-            if "error" in reply:
-                raise Internal(f"llama.cpp failed: {reply['error'].get('message')}")
-            rows.extend(item["embedding"] for item in sorted(reply["data"], key=_index))
-        return np.asarray(rows, dtype=np.float64)
-
     def _shape(self, raw: np.ndarray, dimensions: int | None) -> np.ndarray:
         """Unit vectors of the asked size; a Matryoshka model is layer-normed before the cut."""
         if dimensions is not None and dimensions < raw.shape[1]:
@@ -226,6 +193,24 @@ class LlamaCppEmbedder:
             raw = raw[:, :dimensions]
         norms = np.linalg.norm(raw, axis=1, keepdims=True)
         return raw / np.maximum(norms, 1e-12)
+
+
+async def _tokenize(runner: Runner, texts: list[str]) -> list[list[int]]:
+    bodies = ({"content": text, "add_special": True} for text in texts)
+    replies = await asyncio.gather(*(runner.call("/tokenize", body) for body in bodies))
+    return [reply["tokens"] for reply in replies]
+
+
+async def _embed(runner: Runner, tokens: list[list[int]]) -> np.ndarray:
+    """Several texts per call; a client that leaves stops the work after the current one."""
+    rows: list[list[float]] = []
+    for start in range(0, len(tokens), BATCH):
+        body = {"input": tokens[start : start + BATCH], "embd_normalize": -1}
+        reply = await runner.call("/v1/embeddings", body)
+        if "error" in reply:
+            raise Internal(f"llama.cpp failed: {reply['error'].get('message')}")
+        rows.extend(item["embedding"] for item in sorted(reply["data"], key=_index))
+    return np.asarray(rows, dtype=np.float64)
 
 
 def _index(item: dict) -> int:

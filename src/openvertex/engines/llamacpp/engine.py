@@ -1,17 +1,13 @@
-"""llama.cpp, in process, through the prebuilt `xllamacpp` wheel.
+"""llama.cpp through the prebuilt `xllamacpp` wheel, one runner process per model.
 
-One `xllamacpp.Server` holds the model and `parallel` slots; llama.cpp batches
-every running request together (continuous batching). Its calls block, so each
-generation runs on a worker thread and hands tokens back to the event loop
-through a queue. Returning True from the streaming callback stops llama.cpp at
-once and frees the slot: that is how a closed stream cancels its generation.
+The runner (`runner.py`) holds the model and `parallel` slots; llama.cpp batches
+every running request together (continuous batching). Each generation is one
+streamed `/v1/completions` call to it; closing that stream stops llama.cpp and
+frees the slot: that is how a closed client stream cancels its generation.
 
 Each generation runs in a slot openvertex picks (`slots.py`), so one project's
 cached prompt never speeds up, or shows in the usage of, another's; llama.cpp's
 RAM cache of prompts, which would move them between slots, is off.
-
-Its tokenizer and properties are reached through llama.cpp's own HTTP listener,
-locked to openvertex (`listener.py`).
 
 The model loads on first use and unloads when idle (`residency.py`); what its chat
 template taught (tool format, thinking markers) is kept across unloads.
@@ -20,23 +16,20 @@ template taught (tool format, thinking markers) is kept across unloads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-
-import xllamacpp
 
 from openvertex.catalog.entries import Sampling
 from openvertex.core.events import Event, Finish, TextDelta, TokenLogprob, Usage
 from openvertex.core.request import GenerationRequest
 from openvertex.engines.base import Capabilities, Token
 from openvertex.engines.llamacpp.chat_template import ChatTemplate
-from openvertex.engines.llamacpp.listener import LockedServer
 from openvertex.engines.llamacpp.output import output_instruction, reply_grammar
 from openvertex.engines.llamacpp.residency import Residency, Resident
+from openvertex.engines.llamacpp.runner import XLLAMACPP, Params, Runner
 from openvertex.engines.llamacpp.slots import Slots
 from openvertex.engines.llamacpp.thinking import (
     PROMPTED,
@@ -51,7 +44,6 @@ from openvertex.engines.prompted.tool_format import as_plain_text, template_tool
 from openvertex.engines.prompted.turns import turns_of, with_system_instruction
 from openvertex.errors import Internal, InvalidArgument, OpenVertexError, Unavailable
 
-_END = object()
 _RANDOM_SEED = 0xFFFFFFFF  # llama.cpp's "pick a random seed"
 
 
@@ -73,17 +65,14 @@ class LlamaCppEngine:
         self.name = name
         self.file = file
         self.sampling = sampling or Sampling()
-        self.resident = Resident(name, footprint, self._load, self._unload, residency)
         self.parallel = parallel
         self.context_per_slot = context_per_slot
         self.threads = threads
-        self._server: LockedServer | None = None
+        self.resident = Resident(Runner(name, self._params), footprint, residency, self._learn)
         self._template: ChatTemplate | None = None
         self._modalities: tuple[str, ...] = ("text",)
         self._markers = PROMPTED
         self._slots = Slots(parallel)
-        # Generations wait inside llama.cpp for a free slot, so allow many threads.
-        self._pool = ThreadPoolExecutor(max_workers=128, thread_name_prefix="llama")
 
     @property
     def ready(self) -> bool:
@@ -94,7 +83,7 @@ class LlamaCppEngine:
         native_tools = self._template is not None and self._template.knows_tools
         known = self._template is not None  # what the chat template says, once it is read
         return Capabilities(
-            backend=f"llama.cpp (xllamacpp {xllamacpp.__version__}, in process, CPU)",
+            backend=f"llama.cpp (xllamacpp {XLLAMACPP}, runner process, CPU)",
             weights=self.file,
             context_window=self.context_per_slot,
             slots=self.parallel,
@@ -123,19 +112,23 @@ class LlamaCppEngine:
     async def start(self) -> None:
         """Nothing yet: the model loads on first use."""
 
-    def _load(self) -> None:
-        params = xllamacpp.CommonParams()
-        params.model.path = str(self._weights())
-        params.n_parallel = self.parallel
-        params.n_ctx = self.parallel * self.context_per_slot  # llama.cpp splits it per slot
+    def _params(self) -> Params:
+        """The runner's settings (blocking: finding the weights may assemble them)."""
+        params: Params = {
+            "model.path": str(self._weights()),
+            "n_parallel": self.parallel,
+            "n_ctx": self.parallel * self.context_per_slot,  # llama.cpp splits it per slot
+            "cache_prompt": True,
+            "cache_ram_mib": 0,  # it would carry a prompt to another project's slot
+            "verbosity": 2,  # warnings and errors; per-request timings are noise here
+        }
         if self.threads:
-            params.cpuparams.n_threads = self.threads
-            params.cpuparams_batch.n_threads = self.threads
-        params.cache_prompt = True
-        params.cache_ram_mib = 0  # it would carry a prompt to another project's slot
-        params.verbosity = 2  # warnings and errors; per-request timings are noise here
-        self._server = LockedServer(params)
-        props = self._server.call("/props")
+            params["cpuparams.n_threads"] = params["cpuparams_batch.n_threads"] = self.threads
+        return params
+
+    async def _learn(self, runner: Runner) -> None:
+        """What a freshly loaded model's properties say: its template and modalities."""
+        props = await runner.call("/props")
         self._modalities = (
             "text",
             *tuple(kind for kind, on in (props.get("modalities") or {}).items() if on),
@@ -148,12 +141,8 @@ class LlamaCppEngine:
             eos_token=props.get("eos_token") or "",
         )
 
-    def _unload(self) -> None:
-        self._server = None  # xllamacpp stops its loop when the Server is destroyed
-
     async def close(self) -> None:
-        self._server = None
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        await self.resident.runner.stop()
 
     async def check(self, request: GenerationRequest) -> None:
         if request.output is None and not (request.tools and request.tools.callable):
@@ -162,11 +151,11 @@ class LlamaCppEngine:
         await asyncio.to_thread(reply_grammar, request)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        async with self.resident.use():
-            async for event in self._generate(request):
+        async with self.resident.use() as runner:
+            async for event in self._generate(runner, request):
                 yield event
 
-    async def _generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    async def _generate(self, runner: Runner, request: GenerationRequest) -> AsyncIterator[Event]:
         budget = effective_budget(request.thinking.budget, self._markers)
         # Rendering a long conversation and compiling a schema are CPU work: off the loop.
         prompt, grammar = await asyncio.to_thread(
@@ -175,7 +164,7 @@ class LlamaCppEngine:
         # The context bounds every reply anyway; clamping keeps huge values sane.
         limit = min(request.sampling.max_tokens or self.context_per_slot, self.context_per_slot)
         async with self._slots.hold(request.cache_scope) as slot:
-            complete = functools.partial(self._complete, request, grammar, slot)
+            complete = functools.partial(self._complete, runner, request, grammar, slot)
             if request.prompt is not None:  # a legacy completion: continued as is, no thinking
                 phases = complete(Phase(prompt, limit))
             else:
@@ -189,20 +178,14 @@ class LlamaCppEngine:
                 yield event
 
     async def count_tokens(self, request: GenerationRequest) -> int:
-        async with self.resident.use():
+        async with self.resident.use() as runner:
             budget = effective_budget(request.thinking.budget, self._markers)
             prompt = await asyncio.to_thread(self._prompt, request, budget)
-            return len(await self._tokenize(prompt))
+            return len(await _tokenize(runner, prompt))
 
     async def tokenize(self, text: str) -> list[Token]:
-        async with self.resident.use():
-            return await self._tokenize(text)
-
-    async def _tokenize(self, text: str) -> list[Token]:
-        body = {"content": text, "with_pieces": True}
-        loop = asyncio.get_running_loop()
-        reply = await loop.run_in_executor(self._pool, self._server.call, "/tokenize", body)
-        return [Token(t["id"], _piece_bytes(t["piece"])) for t in reply["tokens"]]
+        async with self.resident.use() as runner:
+            return await _tokenize(runner, text)
 
     def _prompt(self, request: GenerationRequest, budget: int) -> str:
         """The prompt text; tools go through the template when it knows them, else as text."""
@@ -220,43 +203,24 @@ class LlamaCppEngine:
         return self._template.render(as_plain_text(turns, tools))
 
     async def _complete(
-        self, request: GenerationRequest, grammar: str | None, slot: int, phase: Phase
+        self,
+        runner: Runner,
+        request: GenerationRequest,
+        grammar: str | None,
+        slot: int,
+        phase: Phase,
     ) -> AsyncIterator[Event]:
         """One llama.cpp completion, streamed: the whole reply, or one phase of it."""
         body = _completion_body(request, grammar, phase, self.sampling)
         body["id_slot"] = slot
         body["cache_prompt"] = self._slots.warm(slot, request.cache_scope)
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        stop = threading.Event()
-
-        def on_chunk(chunk: dict[str, Any]) -> bool:
-            if stop.is_set():
-                return True  # tells llama.cpp to stop now and free the slot
-            loop.call_soon_threadsafe(queue.put_nowait, chunk)
-            return False
-
-        def run() -> None:
-            try:
-                reply = self._server.server.handle_completions(body, on_chunk)  # type: ignore[union-attr]
-                if isinstance(reply, dict) and "error" in reply:
-                    loop.call_soon_threadsafe(queue.put_nowait, reply)
-            except Exception as exc:
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, _END)
-
-        loop.run_in_executor(self._pool, run)
         top_logprobs = request.sampling.top_logprobs
         where = "prompt" if request.prompt is not None else "messages"
-        try:
-            while (chunk := await queue.get()) is not _END:
-                if isinstance(chunk, Exception):
-                    raise Internal(f"llama.cpp failed: {chunk}") from chunk
+        # Leaving this block closes the stream, which stops llama.cpp and frees the slot.
+        async with contextlib.aclosing(runner.stream("/v1/completions", body)) as chunks:
+            async for chunk in chunks:
                 for event in _events(chunk, top_logprobs, where):
                     yield event
-        finally:
-            stop.set()
 
 
 def _completion_body(
@@ -311,6 +275,11 @@ def _events(chunk: dict[str, Any], top_logprobs: int, where: str) -> Iterator[Ev
             cached_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0),
         )
         yield Finish("length" if reason == "length" else "stop")
+
+
+async def _tokenize(runner: Runner, text: str) -> list[Token]:
+    reply = await runner.call("/tokenize", {"content": text, "with_pieces": True})
+    return [Token(t["id"], _piece_bytes(t["piece"])) for t in reply["tokens"]]
 
 
 def _logprobs(entries: list[dict[str, Any]], top: int) -> tuple[TokenLogprob, ...]:

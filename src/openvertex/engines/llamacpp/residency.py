@@ -1,4 +1,4 @@
-"""Which in-process models are loaded: each loads on first use and unloads when idle.
+"""Which llama.cpp models are loaded: each loads on first use and unloads when idle.
 
 As Ollama's keep-alive does: a model idle for `keep_alive` seconds is unloaded, and
 before a load that would pass the memory budget the least recently used idle models
@@ -11,64 +11,71 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from openvertex.engines.llamacpp.runner import Runner
 from openvertex.errors import Unavailable
 
 log = logging.getLogger("openvertex")
 
 
 class Resident:
-    """One model's load state; `load` and `unload` block, so they run on a worker thread."""
+    """One model's runner process, started on first use and stopped when idle."""
 
     def __init__(
         self,
-        name: str,
+        runner: Runner,
         footprint: int,
-        load: Callable[[], None],
-        unload: Callable[[], None],
         residency: Residency,
+        loaded: Callable[[Runner], Awaitable[None]],
     ) -> None:
-        self.name = name
+        self.runner = runner
+        self.name = runner.name
         self.footprint = footprint  # bytes of weights, roughly what loading takes
-        self._load, self._unload = load, unload
+        self._loaded = loaded  # what the engine reads off a freshly loaded model
         self._residency = residency
         self._lock = asyncio.Lock()
-        self.loaded = False
         self.active = 0
         self.last_used = 0.0
         residency.residents.append(self)
 
+    @property
+    def loaded(self) -> bool:
+        return self.runner.ready
+
     @asynccontextmanager
-    async def use(self) -> AsyncIterator[None]:
-        """Loaded for the whole block, and not unloaded while any block is open."""
+    async def use(self) -> AsyncIterator[Runner]:
+        """The loaded model's runner for the whole block, not stopped while any block is
+        open. A load the requests waiting for it all leave is abandoned."""
         async with self._lock:
-            if not self.loaded:
+            if not self.runner.ready:  # never started, stopped, or its process died
                 await self._residency.make_room(self)
                 log.info("loading %s (%d MB) on first use…", self.name, self.footprint >> 20)
                 started = time.perf_counter()
                 try:
-                    await asyncio.to_thread(self._load)
-                except (OSError, RuntimeError) as exc:  # weights missing or damaged
-                    log.error("could not load %s: %s", self.name, exc)
-                    raise Unavailable(f"The model {self.name} cannot load: {exc}") from exc
-                self.loaded = True
+                    await self.runner.start()
+                    await self._loaded(self.runner)
+                except BaseException as exc:
+                    await self.runner.stop()
+                    if isinstance(exc, OSError | RuntimeError):  # weights missing or damaged
+                        log.error("could not load %s: %s", self.name, exc)
+                        raise Unavailable(f"The model {self.name} cannot load: {exc}") from exc
+                    raise
                 log.info("loaded %s in %.1f s", self.name, time.perf_counter() - started)
             self.active += 1
         try:
-            yield
+            yield self.runner
         finally:
             self.active -= 1
             self.last_used = time.monotonic()
 
     async def unload(self, why: str) -> bool:
-        """Unload now if loaded and idle (and not being loaded); whether it was."""
+        """Stop it now if loaded and idle (and not being loaded); whether it was."""
         if self._lock.locked() or self.active or not self.loaded:
             return False
         async with self._lock:
-            await asyncio.to_thread(self._unload)
-            self.loaded = False
+            await self.runner.stop()
         log.info("unloaded %s (%s)", self.name, why)
         return True
 

@@ -1,0 +1,175 @@
+"""Two models in one openvertex: does one model's load or work hold up the other?
+
+One server with two `[[models]]` tables: SmolLM2-135M under the flash-lite name and
+Qwen2.5-Coder-0.5B under the flash name, both loading on first use. A poller asks
+`/healthz` every 10 ms throughout and keeps the slowest answer of each phase. Phases:
+SmolLM2 decoding alone; SmolLM2 decoding while Qwen loads (Qwen's first request is sent
+mid-stream); SmolLM2 decoding with Qwen loaded and idle; both decoding at once. Each
+with the default threads (the cores shared between the models) and with every core each.
+
+    python bench/models.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import servers
+from measure import Stream, chat_body, stream_chat
+
+LITE, FLASH = "google/gemini-2.0-flash-lite", "google/gemini-2.0-flash"
+CONFIG = f"""
+[[models]]
+names = ["{LITE}"]
+model = "smollm2-135m"
+
+[[models]]
+names = ["{FLASH}"]
+model = "qwen2.5-coder-0.5b"
+"""
+PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
+COLUMNS = (
+    "threads per model",
+    "SmolLM2 decoding",
+    "SmolLM2 tok/s",
+    "Qwen tok/s",
+    "slowest /healthz, ms",
+    "longest SmolLM2 gap, ms",
+)
+
+
+class Poller:
+    """Asks /healthz every 10 ms; `worst()` is the slowest answer since the last call."""
+
+    def __init__(self, base: str) -> None:
+        self.base, self._worst = base, 0.0
+
+    async def poll(self, client: httpx.AsyncClient) -> None:
+        while True:
+            sent = time.perf_counter()
+            await client.get(f"{self.base}/healthz")
+            self._worst = max(self._worst, time.perf_counter() - sent)
+            await asyncio.sleep(0.01)
+
+    def worst(self) -> float:
+        worst, self._worst = self._worst, 0.0
+        return worst * 1000
+
+
+async def timed_stream(client: httpx.AsyncClient, url: str, body: dict) -> tuple[Stream, float]:
+    """`stream_chat`, also timing the longest wait between two chunks (ms)."""
+    sent = last = time.perf_counter()
+    first = done = longest = 0.0
+    usage: dict = {}
+    async with client.stream("POST", url, json=body) as reply:
+        async for line in reply.aiter_lines():
+            if not line.startswith("data: {"):
+                continue
+            now = time.perf_counter()
+            chunk = json.loads(line[6:])
+            for choice in chunk.get("choices") or []:
+                if first:
+                    longest = max(longest, now - last)
+                last = now
+                if not first and (choice.get("delta") or {}).get("content"):
+                    first = now
+                if choice.get("finish_reason"):
+                    done = now
+            usage = chunk.get("usage") or usage
+    stream = Stream(sent, first, done, usage["prompt_tokens"], usage["completion_tokens"])
+    return stream, longest * 1000
+
+
+async def one_round(base: str, headers: dict[str, str], max_tokens: int) -> list[tuple]:
+    url = f"{base}/v1/projects/openvertex-local/locations/us-central1/endpoints/openapi"
+    url += "/chat/completions"
+    lite = {**chat_body(PROMPT, max_tokens), "model": LITE}
+    flash = {**chat_body(PROMPT, max_tokens), "model": FLASH}
+    async with httpx.AsyncClient(headers=headers, timeout=600) as client:
+
+        async def first_use() -> None:
+            await stream_chat(client, url, {**flash, "max_tokens": 8})
+
+        async def flash_rate() -> float:
+            return (await stream_chat(client, url, flash)).decode_rate
+
+        async def phase(label: str, during: Callable[[], Awaitable] | None = None) -> tuple:
+            poller.worst()
+            lite_run = asyncio.create_task(timed_stream(client, url, lite))
+            other = None
+            if during is not None:
+                await asyncio.sleep(0.5)  # well into SmolLM2's reply
+                other = await during()
+            stream, longest = await lite_run
+            return label, stream.decode_rate, other, poller.worst(), longest
+
+        poller = Poller(base)
+        polling = asyncio.create_task(poller.poll(client))
+        await stream_chat(client, url, {**lite, "max_tokens": 8})  # SmolLM2 loads
+        rows = [
+            await phase("alone"),
+            await phase("while Qwen loads", first_use),
+            await phase("Qwen loaded, idle"),
+            await phase("both at once", flash_rate),
+        ]
+        polling.cancel()
+        return rows
+
+
+def run(rounds: int, max_tokens: int, work: Path, log: Callable) -> list[tuple[str, ...]]:
+    """Each round on a fresh server, so Qwen's load is a first use every time."""
+    work.mkdir(exist_ok=True)
+    config = work / "two-models.toml"
+    config.write_text(CONFIG)
+    cores = len(os.sched_getaffinity(0))
+    table = []
+    for label, threads in (
+        ("cores shared (default)", ()),
+        (f"{cores} each (--threads {cores})", ("--threads", str(cores))),
+    ):
+        measured = []
+        for round_ in range(rounds):
+            flags = ("--config", str(config), *threads)
+            with servers.openvertex_server(work, *flags) as (base, data, _):
+                headers = servers._google_auth_headers(data / "openvertex-local-key.json")
+                measured.append(asyncio.run(one_round(base, headers, max_tokens)))
+            log(f"two models, threads {label}: round {round_ + 1}/{rounds} done")
+        table += [(label, *row) for row in _rows(measured)]
+    return table
+
+
+def _rows(measured: list[list[tuple]]) -> list[tuple[str, ...]]:
+    """Medians over rounds, as display strings."""
+    table = []
+    for i, (label, *_) in enumerate(measured[0]):
+        lite, qwen, health, gap = (
+            statistics.median(m[i][k] for m in measured) if measured[0][i][k] is not None else None
+            for k in range(1, 5)
+        )
+        qwen_cell = "-" if qwen is None else f"{qwen:.1f}"
+        table.append((label, f"{lite:.1f}", qwen_cell, f"{health:.0f}", f"{gap:.0f}"))
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    args = parser.parse_args()
+    table = run(args.rounds, args.max_tokens, Path(__file__).parent / "results", print)
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|---" + "|---" + "|--:" * (len(COLUMNS) - 2) + "|")
+    for row in table:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
