@@ -463,3 +463,17 @@ def test_secrets_are_not_stored_or_logged(
     for leaked in (token, secret, token.removeprefix("ya29."), secret.removeprefix("AIza")):
         assert leaked.encode() not in stored
         assert leaked not in auth_server.log.read_text()
+
+
+def test_an_admin_key_is_refused_in_the_url(auth_server: Server, local_url: str) -> None:
+    """A URL ends up in proxies' logs: an admin key there gets a 403, in a header it works,
+    and a project's own key still works in `?key=`, as Google's do."""
+    out = cli(auth_server, "apikeys", "create", "--project", DEFAULT_PROJECT, "--admin")
+    admin = out.strip().splitlines()[-1]
+    models = f"{local_url}/models"
+    refused = httpx.get(models, params={"key": admin})
+    assert_envelope(refused, 403, "PERMISSION_DENIED", "API_KEY_IN_URL")
+    assert "x-goog-api-key" in refused.json()["error"]["message"]
+    assert httpx.get(models, headers={"x-goog-api-key": admin}).status_code == 200
+    key, _ = new_api_key(auth_server)
+    assert httpx.get(models, params={"key": key}).status_code == 200

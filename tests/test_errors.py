@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from conftest import MODEL, Server, start_server, stop_server
+from conftest import MODEL, Server, ledger_row, start_server, stop_server
 
 HELLO = [{"role": "user", "content": "Say hi."}]
 LONG_PROMPT = " ".join(["word"] * 6000)  # ~6000 tokens: over the 4096-token window
@@ -308,3 +308,12 @@ def test_google_extras_are_accepted(client: openai.OpenAI, extra_body: dict[str,
         model=MODEL, messages=HELLO, max_tokens=2, extra_body=extra_body
     )
     assert reply.choices[0].finish_reason in ("stop", "length")
+
+
+def test_a_refused_request_is_ledgered_under_the_model_it_asked_for(
+    server: Server, chat_url: str
+) -> None:
+    body = {"model": MODEL, "messages": HELLO, "temperature": 9}
+    refused = httpx.post(chat_url, json=body)
+    assert_envelope(refused, 400)
+    assert ledger_row(server, refused.headers["x-request-id"])["model"] == MODEL

@@ -7,6 +7,8 @@ bytes through pydantic-core, with errors in the same shape as FastAPI's.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import TypeVar
 
 from fastapi import Request
@@ -14,15 +16,30 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from openvertex.errors import InvalidArgument
+from openvertex.serving.registry import ModelRegistry
 
 M = TypeVar("M", bound=BaseModel)
 
 
-async def parse_body(request: Request, model: type[M]) -> M:
+async def parse_body(request: Request, model: type[M], registry: ModelRegistry | None = None) -> M:
+    """`registry`: where the body names its model (the OpenAI wire), a refused body is
+    still ledgered under the served model it asked for."""
     raw = await request.body()
     if not raw.strip():
         raise InvalidArgument("The request needs a JSON body.")
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+        errors = exc.errors(include_url=False)
+    if registry is not None:
+        await _record_model(request, raw, registry)
+    raise RequestValidationError(errors)
+
+
+async def _record_model(request: Request, raw: bytes, registry: ModelRegistry) -> None:
+    try:
+        name = (await asyncio.to_thread(json.loads, raw)).get("model")
+    except (ValueError, AttributeError):  # not JSON, or not an object
+        return
+    if isinstance(name, str) and (served := registry.find(name)) is not None:
+        request.state.record.model = served.name

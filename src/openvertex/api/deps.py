@@ -22,7 +22,8 @@ async def get_principal(request: Request) -> Principal:
         authenticate,
         context.store,
         authorization=request.headers.get("authorization"),
-        api_key=request.headers.get("x-goog-api-key") or request.query_params.get("key"),
+        api_key=request.headers.get("x-goog-api-key"),
+        url_key=request.query_params.get("key"),
         project=project,
         now=context.clock(),
     )

@@ -61,8 +61,19 @@ def authenticate(
     api_key: str | None,
     project: str | None,
     now: float,
+    url_key: str | None = None,
 ) -> Principal:
-    """Resolve the caller, and check that it may act in `project` (from the URL)."""
+    """Resolve the caller, and check that it may act in `project` (from the URL).
+    `url_key`: an API key sent as `?key=`; the `x-goog-api-key` header wins over it."""
+    if api_key is None and url_key is not None:
+        principal = _by_api_key(store, url_key, project)
+        if principal.admin:  # a URL is kept by proxies, logs and browser history
+            raise PermissionDenied(
+                "An admin API key is not accepted in the URL (?key=); send it in the "
+                "'x-goog-api-key' header.",
+                reason="API_KEY_IN_URL",
+            )
+        return principal
     if api_key is None and authorization is not None:
         scheme, _, credential = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():

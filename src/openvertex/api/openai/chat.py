@@ -31,7 +31,7 @@ router = APIRouter()
 async def chat_completions(request: Request, principal: BilledCaller, ctx: Context) -> Any:
     service = ctx.service
     service.check_room()  # a full server refuses before reading the body
-    body = await parse_body(request, ChatCompletionRequest)
+    body = await parse_body(request, ChatCompletionRequest, service.registry)
     served = served_model(service, body.model)
     request.state.record.model = served.name  # a served name: metric labels stay bounded
     generation = await asyncio.to_thread(  # schemas and inline media cost CPU: off the loop

@@ -50,7 +50,7 @@ router = APIRouter()
 async def completions(request: Request, principal: BilledCaller, ctx: Context) -> Any:
     service = ctx.service
     service.check_room()  # a full server refuses before reading the body
-    body = await parse_body(request, CompletionRequest)
+    body = await parse_body(request, CompletionRequest, service.registry)
     served = served_model(service, body.model)
     request.state.record.model = served.name  # a served name: metric labels stay bounded
     generations = to_generation_requests(body, temperature=served.temperature, top_p=served.top_p)

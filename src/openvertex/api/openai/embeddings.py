@@ -30,7 +30,7 @@ router = APIRouter()
 @route(router, "POST", "/embeddings", **EMBEDDINGS_DOCS)
 async def create_embeddings(request: Request, principal: BilledCaller, ctx: Context) -> Any:
     ctx.service.check_room()
-    body = await parse_body(request, EmbeddingsBody)
+    body = await parse_body(request, EmbeddingsBody, ctx.service.registry)
     served = served_model(ctx.service, body.model)
     request.state.record.model = served.name
     embedding = EmbeddingRequest(

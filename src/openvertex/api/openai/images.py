@@ -33,7 +33,7 @@ router = APIRouter()
 async def images_generations(request: Request, principal: BilledCaller, ctx: Context) -> Any:
     service = ctx.service
     service.check_room()
-    body = await parse_body(request, ImageGenerationRequest)
+    body = await parse_body(request, ImageGenerationRequest, service.registry)
     served = served_model(service, body.model)
     request.state.record.model = served.name
     size = None if body.size in (None, "auto") else body.size
