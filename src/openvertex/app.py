@@ -31,8 +31,8 @@ from openvertex.catalog.entries import Sampling
 from openvertex.config import ModelConfig, Settings
 from openvertex.console import routes as console
 from openvertex.engines.base import Embedder, Engine
-from openvertex.engines.llamacpp import LlamaCppEngine
 from openvertex.engines.llamacpp.embedder import LlamaCppEmbedder
+from openvertex.engines.llamacpp.engine import LlamaCppEngine
 from openvertex.engines.llamacpp.residency import Residency
 from openvertex.engines.upstream.api import UpstreamApi
 from openvertex.engines.upstream.auth import GoogleCredentials, Key

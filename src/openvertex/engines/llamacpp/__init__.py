@@ -1,5 +1,4 @@
-"""llama.cpp in runner processes: grammars, tool prompts, chat templates, two-phase thinking."""
+"""llama.cpp in runner processes: grammars, tool prompts, chat templates, two-phase thinking.
 
-from openvertex.engines.llamacpp.engine import LlamaCppEngine
-
-__all__ = ["LlamaCppEngine"]
+Nothing is imported here: a runner process imports only `runner.py`.
+"""
