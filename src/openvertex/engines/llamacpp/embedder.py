@@ -196,9 +196,13 @@ class LlamaCppEmbedder:
 
 
 async def _tokenize(runner: Runner, texts: list[str]) -> list[list[int]]:
-    bodies = ({"content": text, "add_special": True} for text in texts)
-    replies = await asyncio.gather(*(runner.call("/tokenize", body) for body in bodies))
-    return [reply["tokens"] for reply in replies]
+    """The token ids of each text, `BATCH` calls at a time."""
+    tokens: list[list[int]] = []
+    for start in range(0, len(texts), BATCH):
+        bodies = ({"content": text, "add_special": True} for text in texts[start : start + BATCH])
+        replies = await asyncio.gather(*(runner.call("/tokenize", body) for body in bodies))
+        tokens.extend(reply["tokens"] for reply in replies)
+    return tokens
 
 
 async def _embed(runner: Runner, tokens: list[list[int]]) -> np.ndarray:
