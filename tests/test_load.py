@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from conftest import MODEL, Server, ledger, openvertex_cli, start_server, stop_server
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -93,9 +94,13 @@ async def _load(url: str, count: int, clients: int, seed: int) -> list[dict]:
 
 
 def _peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
+    """The peak resident memory of the server and its model runners, together."""
+    total = 0.0
+    for process in (psutil.Process(pid), *psutil.Process(pid).children(recursive=True)):
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+        total += int(line.split()[1]) / 1024
+    return total
 
 
 def test_load_every_request_answered_or_refused_and_ledgered_once(tmp_path: Path) -> None:

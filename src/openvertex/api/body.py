@@ -39,7 +39,7 @@ async def parse_body(request: Request, model: type[M], registry: ModelRegistry |
 async def _record_model(request: Request, raw: bytes, registry: ModelRegistry) -> None:
     try:
         name = (await asyncio.to_thread(json.loads, raw)).get("model")
-    except (ValueError, AttributeError):  # not JSON, or not an object
+    except (ValueError, RecursionError, AttributeError):  # not JSON, too deep, not an object
         return
     if isinstance(name, str) and (served := registry.find(name)) is not None:
         request.state.record.model = served.name
