@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import openai
 import pytest
 from conftest import LOCATION, MODEL, PROJECT, Server, ledger_row
 
 from openvertex.core.request import GenerationRequest
+from openvertex.engines.event_stream import event_lines
 from openvertex.engines.upstream.engine import UpstreamEngine
 from openvertex.engines.upstream.gemini import GeminiApi
 from openvertex.engines.upstream.openai_compat import OpenAICompat
@@ -160,3 +162,26 @@ def test_an_upstream_refuses_a_raw_prompt(api: OpenAICompat | GeminiApi) -> None
     with pytest.raises(InvalidArgument, match="embedded engine only"):
         asyncio.run(engine.check(request))
     asyncio.run(engine.close())
+
+
+def test_unicode_line_separators_in_the_reply_stream_whole(client) -> None:
+    """SmolLM2 continues "x\u2028" with more of the same at temperature 0. llama.cpp writes
+    U+2028 raw in its JSON; the stream between openvertex and llama.cpp must split lines at
+    line feeds only, or each such token cuts a chunk in two (the fuzz test found it)."""
+    prompt = "x\u2028" * 40
+    streamed = client.completions.create(
+        model=MODEL, prompt=prompt, max_tokens=12, temperature=0, stream=True
+    )
+    text = "".join(chunk.choices[0].text for chunk in streamed if chunk.choices)
+    assert "\u2028" in text
+    whole = client.completions.create(model=MODEL, prompt=prompt, max_tokens=12, temperature=0)
+    assert whole.choices[0].text == text
+
+
+async def test_event_lines_end_only_at_line_feeds() -> None:
+    """The reader every engine uses (llama.cpp runners and upstreams): U+2028, U+0085 and
+    the other characters `str.splitlines` breaks at stay inside their line."""
+    body = 'data: {"text": "a\u2028b\x85c\x1cd"}\r\n\ndata: [DONE]\n\n'.encode()
+    response = httpx.Response(200, content=body)
+    lines = [line async for line in event_lines(response)]
+    assert lines == ['data: {"text": "a\u2028b\x85c\x1cd"}', "", "data: [DONE]", ""]

@@ -8,7 +8,6 @@ bytes through pydantic-core, with errors in the same shape as FastAPI's.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import TypeVar
 
 from fastapi import Request
@@ -36,10 +35,16 @@ async def parse_body(request: Request, model: type[M], registry: ModelRegistry |
     raise RequestValidationError(errors)
 
 
+class _Named(BaseModel):
+    """Only a body's `model`: the rest is skipped as it is read, not built in memory."""
+
+    model: str
+
+
 async def _record_model(request: Request, raw: bytes, registry: ModelRegistry) -> None:
     try:
-        name = (await asyncio.to_thread(json.loads, raw)).get("model")
-    except (ValueError, RecursionError, AttributeError):  # not JSON, too deep, not an object
+        name = (await asyncio.to_thread(_Named.model_validate_json, raw)).model
+    except ValidationError:  # not JSON, too deep, or no string `model`
         return
-    if isinstance(name, str) and (served := registry.find(name)) is not None:
+    if (served := registry.find(name)) is not None:
         request.state.record.model = served.name

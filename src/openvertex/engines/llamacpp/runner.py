@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from openvertex.engines.event_stream import event_lines
 from openvertex.errors import Unavailable
 
 XLLAMACPP = importlib.metadata.version("xllamacpp")  # the runner's; not imported here
@@ -123,7 +124,7 @@ class Runner:
             if response.status_code != 200:
                 yield json.loads(await response.aread())
                 return
-            async for line in response.aiter_lines():
+            async for line in event_lines(response):
                 kind, _, data = line.partition(": ")
                 if kind in ("data", "error") and data != "[DONE]":
                     chunk = json.loads(data)

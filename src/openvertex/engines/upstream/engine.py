@@ -28,6 +28,7 @@ import httpx
 from openvertex.core.events import Event
 from openvertex.core.request import GenerationRequest
 from openvertex.engines.base import Capabilities, Token
+from openvertex.engines.event_stream import event_lines
 from openvertex.engines.prompted.tool_calls import read_tool_calls
 from openvertex.engines.upstream.api import UpstreamApi
 from openvertex.engines.upstream.pool import Replica, ReplicaPool
@@ -202,7 +203,7 @@ class UpstreamEngine:
         """The events of a stream that has begun: any failure now ends it with an error."""
         reader = self.api.reader()
         try:
-            async for line in response.aiter_lines():
+            async for line in event_lines(response):
                 if not line.startswith("data:") or line.strip() == "data: [DONE]":
                     continue
                 chunk = json.loads(line.removeprefix("data:"))
