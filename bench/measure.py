@@ -66,6 +66,7 @@ class Stream:
     done: float  # chunk with a finish_reason
     prompt_tokens: int
     completion_tokens: int
+    longest_gap_ms: float = 0.0  # the longest wait between two chunks after the first
 
     @property
     def ttft_ms(self) -> float:
@@ -79,8 +80,8 @@ class Stream:
 
 async def stream_chat(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Stream:
     """POST a streaming chat completion and read it to the end."""
-    sent = time.perf_counter()
-    first = done = 0.0
+    sent = last = time.perf_counter()
+    first = done = longest = 0.0
     usage: dict[str, Any] = {}
     async with client.stream("POST", url, json=body) as reply:
         if reply.status_code != 200:
@@ -88,18 +89,23 @@ async def stream_chat(client: httpx.AsyncClient, url: str, body: dict[str, Any])
         async for line in reply.aiter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
+            now = time.perf_counter()
             chunk = json.loads(line[6:])
             if "error" in chunk:
                 raise RuntimeError(f"{url}: {chunk['error']}")
             for choice in chunk.get("choices") or []:
+                if first:
+                    longest = max(longest, now - last)
+                last = now
                 if not first and (choice.get("delta") or {}).get("content"):
-                    first = time.perf_counter()
+                    first = now
                 if choice.get("finish_reason"):
-                    done = time.perf_counter()
+                    done = now
             usage = chunk.get("usage") or usage
     if not (first and done and usage):
         raise RuntimeError(f"{url}: stream without content, finish_reason or usage")
-    return Stream(sent, first, done, usage["prompt_tokens"], usage["completion_tokens"])
+    tokens = usage["prompt_tokens"], usage["completion_tokens"]
+    return Stream(sent, first, done, *tokens, longest_gap_ms=longest * 1000)
 
 
 def generate_body(prompt: str, max_tokens: int) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import servers
-from measure import Stream, chat_body, stream_chat
+from measure import chat_body, stream_chat
 
 LITE, FLASH = "google/gemini-2.0-flash-lite", "google/gemini-2.0-flash"
 CONFIG = f"""
@@ -64,30 +63,6 @@ class Poller:
         return worst * 1000
 
 
-async def timed_stream(client: httpx.AsyncClient, url: str, body: dict) -> tuple[Stream, float]:
-    """`stream_chat`, also timing the longest wait between two chunks (ms)."""
-    sent = last = time.perf_counter()
-    first = done = longest = 0.0
-    usage: dict = {}
-    async with client.stream("POST", url, json=body) as reply:
-        async for line in reply.aiter_lines():
-            if not line.startswith("data: {"):
-                continue
-            now = time.perf_counter()
-            chunk = json.loads(line[6:])
-            for choice in chunk.get("choices") or []:
-                if first:
-                    longest = max(longest, now - last)
-                last = now
-                if not first and (choice.get("delta") or {}).get("content"):
-                    first = now
-                if choice.get("finish_reason"):
-                    done = now
-            usage = chunk.get("usage") or usage
-    stream = Stream(sent, first, done, usage["prompt_tokens"], usage["completion_tokens"])
-    return stream, longest * 1000
-
-
 async def one_round(base: str, headers: dict[str, str], max_tokens: int) -> list[tuple]:
     url = f"{base}/v1/projects/openvertex-local/locations/us-central1/endpoints/openapi"
     url += "/chat/completions"
@@ -103,13 +78,13 @@ async def one_round(base: str, headers: dict[str, str], max_tokens: int) -> list
 
         async def phase(label: str, during: Callable[[], Awaitable] | None = None) -> tuple:
             poller.worst()
-            lite_run = asyncio.create_task(timed_stream(client, url, lite))
+            lite_run = asyncio.create_task(stream_chat(client, url, lite))
             other = None
             if during is not None:
                 await asyncio.sleep(0.5)  # well into SmolLM2's reply
                 other = await during()
-            stream, longest = await lite_run
-            return label, stream.decode_rate, other, poller.worst(), longest
+            stream = await lite_run
+            return label, stream.decode_rate, other, poller.worst(), stream.longest_gap_ms
 
         poller = Poller(base)
         polling = asyncio.create_task(poller.poll(client))

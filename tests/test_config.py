@@ -6,7 +6,7 @@ import httpx
 import pytest
 from conftest import start_server, stop_server
 
-from openvertex.config import EMBEDDING_MODEL_NAMES, load_settings
+from openvertex.config import EMBEDDING_MODEL_NAMES, Settings, load_settings
 
 
 def test_precedence_flags_env_file(tmp_path, monkeypatch):
@@ -82,9 +82,11 @@ def test_several_chat_models_share_the_cores(tmp_path, monkeypatch):
     config = tmp_path / "models.toml"
     tables = '[[models]]\nnames = ["{}"]\nmodel = "smollm2-135m"\n'
     config.write_text(tables.format("a") + tables.format("b"))
-    settings = load_settings(config)
-    assert [settings.threads_for(e) for e in settings.engines] == [4, 4, 4]
-    settings = load_settings(config, threads=3)
-    assert [settings.threads_for(e) for e in settings.engines] == [3, 3, 3]
-    settings = load_settings(model="smollm2-135m")
-    assert [settings.threads_for(e) for e in settings.engines] == [None, None]
+
+    def threads(settings: Settings) -> list[int | None]:
+        engines = settings.engines
+        return [settings.threads_for(entry, engines) for entry in engines]
+
+    assert threads(load_settings(config)) == [4, 4, 4]
+    assert threads(load_settings(config, threads=3)) == [3, 3, 3]
+    assert threads(load_settings(model="smollm2-135m")) == [None, None]

@@ -95,8 +95,8 @@ async def _load(url: str, count: int, clients: int, seed: int) -> list[dict]:
 
 def _peak_rss_mb(pid: int) -> float:
     """The peak resident memory of the server and its model runners, together."""
-    total = 0.0
-    for process in (psutil.Process(pid), *psutil.Process(pid).children(recursive=True)):
+    server, total = psutil.Process(pid), 0.0
+    for process in (server, *server.children(recursive=True)):
         status = Path(f"/proc/{process.pid}/status").read_text()
         line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
         total += int(line.split()[1]) / 1024

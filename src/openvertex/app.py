@@ -56,7 +56,7 @@ access_log = logging.getLogger("openvertex.access")
 
 
 def build_engine(
-    entry: ModelConfig, settings: Settings, residency: Residency
+    entry: ModelConfig, settings: Settings, residency: Residency, threads: int | None
 ) -> tuple[Engine | Embedder, Sampling]:
     """An upstream pool for an entry with `upstreams`, else llama.cpp in a runner process;
     with the sampling its model's authors recommend."""
@@ -71,7 +71,7 @@ def build_engine(
             residency=residency,
             parallel=entry.parallel or settings.parallel,
             context=entry.context or 2048,
-            threads=settings.threads_for(entry),
+            threads=threads,
         )
         return embedder, Sampling()
     model = source(entry.model, settings.data_dir)
@@ -85,7 +85,7 @@ def build_engine(
         residency=residency,
         parallel=entry.parallel or settings.parallel,
         context_per_slot=entry.context or settings.context,
-        threads=settings.threads_for(entry),
+        threads=threads,
         sampling=model.sampling,
     )
     return engine, model.sampling
@@ -123,8 +123,10 @@ def build_registry(settings: Settings, metrics: Metrics, drain: Drain) -> ModelR
     """One engine per `[[models]]` entry (one in all by default), each with its own slots."""
     served = []
     residency = Residency(settings.memory_budget_bytes, settings.keep_alive_seconds)
-    for entry in settings.engines:
-        engine, sampling = build_engine(entry, settings, residency)
+    engines = settings.engines
+    for entry in engines:
+        threads = settings.threads_for(entry, engines)
+        engine, sampling = build_engine(entry, settings, residency, threads)
         slots = engine.capabilities.slots
         admission = Admission(slots, settings.queue, metrics, drain)
         temperature = _first(settings.default_temperature, sampling.temperature, 1.0)

@@ -236,14 +236,14 @@ class Settings(BaseSettings):
             chosen.setdefault(entry.name, []).extend(names)
         return [ModelConfig(names=names, model=model) for model, names in chosen.items()]
 
-    def threads_for(self, entry: ModelConfig) -> int | None:
-        """CPU threads of one llama.cpp model: its own `threads`, else the server's. Unset,
-        a lone chat model takes every core (None: llama.cpp's default), and several share
-        the cores equally: two busy models with every core each spun against each other
-        and ran five times slower."""
+    def threads_for(self, entry: ModelConfig, engines: list[ModelConfig]) -> int | None:
+        """CPU threads of one llama.cpp model of `engines`: its own `threads`, else the
+        server's. Unset, a lone chat model takes every core (None: llama.cpp's default),
+        and several share the cores equally: two busy models with every core each spun
+        against each other and ran five times slower."""
         if threads := entry.threads or self.threads:
             return threads
-        chats = sum(1 for e in self.engines if not e.upstreams and not e.embedding)
+        chats = sum(1 for e in engines if not e.upstreams and not e.embedding)
         return max(1, len(os.sched_getaffinity(0)) // chats) if chats > 1 else None
 
     @property

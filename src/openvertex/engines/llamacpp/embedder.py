@@ -80,9 +80,9 @@ class LlamaCppEmbedder:
         self.recipe = recipe_for(name)
         self.parallel = parallel
         self.context = context  # tokens per text, special tokens included
-        self.threads = threads
         self._dimensions = 0
-        self.resident = Resident(Runner(name, self._params), footprint, residency, self._learn)
+        runner = Runner(name, self._params, threads)
+        self.resident = Resident(runner, footprint, residency, self._learn)
 
     @property
     def ready(self) -> bool:
@@ -136,18 +136,14 @@ class LlamaCppEmbedder:
 
     def _params(self) -> Params:
         """The runner's settings (blocking: the default's weights inflate on first use)."""
-        params: Params = {
+        return {
             "model.path": str(self._weights()),
             "embedding": True,
             "n_parallel": self.parallel,
             "n_ctx": self.parallel * self.context,
             "n_batch": self.context,  # a text is embedded in one batch
             "n_ubatch": self.context,
-            "verbosity": 2,
         }
-        if self.threads:
-            params["cpuparams.n_threads"] = params["cpuparams_batch.n_threads"] = self.threads
-        return params
 
     async def _learn(self, runner: Runner) -> None:
         probe = await runner.call("/v1/embeddings", {"input": [[0]]})

@@ -67,8 +67,8 @@ class LlamaCppEngine:
         self.sampling = sampling or Sampling()
         self.parallel = parallel
         self.context_per_slot = context_per_slot
-        self.threads = threads
-        self.resident = Resident(Runner(name, self._params), footprint, residency, self._learn)
+        runner = Runner(name, self._params, threads)
+        self.resident = Resident(runner, footprint, residency, self._learn)
         self._template: ChatTemplate | None = None
         self._modalities: tuple[str, ...] = ("text",)
         self._markers = PROMPTED
@@ -114,17 +114,13 @@ class LlamaCppEngine:
 
     def _params(self) -> Params:
         """The runner's settings (blocking: finding the weights may assemble them)."""
-        params: Params = {
+        return {
             "model.path": str(self._weights()),
             "n_parallel": self.parallel,
             "n_ctx": self.parallel * self.context_per_slot,  # llama.cpp splits it per slot
             "cache_prompt": True,
             "cache_ram_mib": 0,  # it would carry a prompt to another project's slot
-            "verbosity": 2,  # warnings and errors; per-request timings are noise here
         }
-        if self.threads:
-            params["cpuparams.n_threads"] = params["cpuparams_batch.n_threads"] = self.threads
-        return params
 
     async def _learn(self, runner: Runner) -> None:
         """What a freshly loaded model's properties say: its template and modalities."""

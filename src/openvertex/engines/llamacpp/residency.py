@@ -31,7 +31,6 @@ class Resident:
         loaded: Callable[[Runner], Awaitable[None]],
     ) -> None:
         self.runner = runner
-        self.name = runner.name
         self.footprint = footprint  # bytes of weights, roughly what loading takes
         self._loaded = loaded  # what the engine reads off a freshly loaded model
         self._residency = residency
@@ -39,6 +38,10 @@ class Resident:
         self.active = 0
         self.last_used = 0.0
         residency.residents.append(self)
+
+    @property
+    def name(self) -> str:
+        return self.runner.name
 
     @property
     def loaded(self) -> bool:

@@ -40,9 +40,10 @@ Params = dict[str, Any]
 class Runner:
     """The parent's handle on one runner process."""
 
-    def __init__(self, name: str, params: Callable[[], Params]) -> None:
+    def __init__(self, name: str, params: Callable[[], Params], threads: int | None) -> None:
         self.name = name
         self._params = params  # blocking (it may assemble the weights): run off the loop
+        self._threads = threads  # None: llama.cpp's default, every core
         self._process: asyncio.subprocess.Process | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -73,7 +74,10 @@ class Runner:
             "hostnames": ["127.0.0.1"],
             "ui": False,
             "endpoint_slots": False,
+            "verbosity": 2,  # warnings and errors; per-request timings are noise here
         }
+        if self._threads:
+            settings["cpuparams.n_threads"] = settings["cpuparams_batch.n_threads"] = self._threads
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -152,8 +156,9 @@ class Runner:
             raise self._gone(exc) from exc
 
     def _connected(self) -> httpx.AsyncClient:
-        if self._client is None or not self.alive:
+        if not self.ready:
             raise Unavailable(f"The model {self.name} is not loaded; retry the request.")
+        assert self._client is not None
         return self._client
 
     def _gone(self, exc: Exception) -> Unavailable:
