@@ -109,6 +109,7 @@ def test_default_mapping_puts_each_tier_of_names_on_a_model() -> None:
 TWO_MODELS = """
 keep_alive_seconds = {keep_alive}
 models_memory_mib = {budget}
+preload = {preload}
 embedding_model = ""
 [[models]]
 names = ["google/gemini-2.0-flash-lite"]
@@ -142,7 +143,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
 
 def test_models_load_on_first_use_and_unload_when_idle(tmp_path: Path) -> None:
     config = tmp_path / "models.toml"
-    config.write_text(TWO_MODELS.format(keep_alive=2, budget=8192))
+    config.write_text(TWO_MODELS.format(keep_alive=2, budget=8192, preload="false"))
     server = start_server(tmp_path, "--config", str(config), "--no-auth")
     try:
         client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="any", max_retries=0)
@@ -160,7 +161,7 @@ def test_models_load_on_first_use_and_unload_when_idle(tmp_path: Path) -> None:
 
 def test_the_memory_budget_unloads_the_least_recently_used(tmp_path: Path) -> None:
     config = tmp_path / "models.toml"
-    config.write_text(TWO_MODELS.format(keep_alive=600, budget=500))
+    config.write_text(TWO_MODELS.format(keep_alive=600, budget=500, preload="false"))
     server = start_server(tmp_path, "--config", str(config), "--no-auth")
     try:
         client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="any", max_retries=0)
@@ -171,5 +172,22 @@ def test_the_memory_budget_unloads_the_least_recently_used(tmp_path: Path) -> No
         assert "unloaded smollm2-135m (memory budget, for qwen2.5-coder-0.5b)" in (
             server.log.read_text()
         )
+    finally:
+        stop_server(server)
+
+
+def test_chat_models_load_at_start_up_while_memory_allows(tmp_path: Path) -> None:
+    """Ready means loaded: the tiers in order, as far as the memory budget goes; a model
+    loaded at start-up stays loaded past the keep-alive."""
+    config = tmp_path / "models.toml"
+    config.write_text(TWO_MODELS.format(keep_alive=1, budget=500, preload="true"))
+    server = start_server(tmp_path, "--config", str(config), "--no-auth")
+    try:
+        lite, flash = "google/gemini-2.0-flash-lite", "google/gemini-2.5-flash"
+        assert loaded(server.url) == {lite: "yes", flash: "no: loads on first use"}
+        log = server.log.read_text()
+        assert "not loading qwen2.5-coder-0.5b at start-up: over the memory budget" in log
+        time.sleep(2.5)  # past the keep-alive
+        assert loaded(server.url)[lite] == "yes"
     finally:
         stop_server(server)

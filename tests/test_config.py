@@ -6,7 +6,7 @@ import httpx
 import pytest
 from conftest import start_server, stop_server
 
-from openvertex.config import EMBEDDING_MODEL_NAMES, Settings, load_settings
+from openvertex.config import EMBEDDING_MODEL_NAMES, load_settings
 
 
 def test_precedence_flags_env_file(tmp_path, monkeypatch):
@@ -73,20 +73,3 @@ def test_any_gguf_path_is_served(tmp_path):
         assert card["openvertex"]["weights"] == "my-model.gguf"
     finally:
         stop_server(server)
-
-
-def test_several_chat_models_share_the_cores(tmp_path, monkeypatch):
-    """Threads of each llama.cpp model: all cores for a lone chat model, an equal share each
-    for several (the embedding model gets the same share), a setting wins."""
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
-    config = tmp_path / "models.toml"
-    tables = '[[models]]\nnames = ["{}"]\nmodel = "smollm2-135m"\n'
-    config.write_text(tables.format("a") + tables.format("b"))
-
-    def threads(settings: Settings) -> list[int | None]:
-        engines = settings.engines
-        return [settings.threads_for(entry, engines) for entry in engines]
-
-    assert threads(load_settings(config)) == [4, 4, 4]
-    assert threads(load_settings(config, threads=3)) == [3, 3, 3]
-    assert threads(load_settings(model="smollm2-135m")) == [None, None]

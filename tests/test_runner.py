@@ -2,13 +2,15 @@
 
 A model loading never holds up the rest of the server; a runner that dies is started
 again by the next request; weights that cannot load give a clear 503 and the server
-goes on; and no runner outlives the server.
+goes on; no runner outlives the server; and the cores follow the work: a model busy
+alone computes with every core, two busy models share them.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -18,9 +20,14 @@ import pytest
 from attacks import HealthWatch
 from conftest import Server, start_server, stop_server
 
+from openvertex.engines.llamacpp.residency import Residency, Resident
+from openvertex.engines.llamacpp.runner import Runner
+
 NAMES = ["google/gemini-2.0-flash-lite", "google/gemini-2.0-flash"]
 # Two tables on the same small weights: two runners, each loaded on its first request.
 TWO_MODELS = f"""
+preload = false
+
 [[models]]
 names = ["{NAMES[0]}"]
 model = "smollm2-135m"
@@ -97,3 +104,79 @@ def test_no_runner_outlives_the_server(tmp_path: Path):
     os.kill(srv.process.pid, signal.SIGKILL)  # no shutdown at all: its pipes close
     srv.process.wait()
     runner.wait(timeout=10)
+
+
+def test_the_models_computing_share_the_cores():
+    residency = Residency(1 << 30, None, cores=8)
+
+    async def learn(runner: Runner) -> None:
+        pass
+
+    a, b, c = (Resident(Runner(n, dict, None), 0, residency, learn) for n in "abc")
+    pinned = Resident(Runner("pinned", dict, 3), 0, residency, learn)
+
+    def threads() -> list[int]:
+        return [r.runner.threads for r in (a, b, c, pinned)]
+
+    residency.computing(a, +1)
+    assert threads()[0] == 8  # busy alone: every core
+    residency.computing(a, +1)  # a second request changes nothing
+    residency.computing(b, +1)
+    assert threads()[:2] == [4, 4]
+    residency.computing(c, +1)
+    assert sorted(threads()[:3]) == [2, 3, 3]
+    residency.computing(pinned, +1)
+    assert threads()[3] == 3  # set by the operator: kept
+    for resident in (pinned, c, b):
+        residency.computing(resident, -1)
+    residency.computing(a, -1)
+    assert threads()[0] == 8  # still one request open
+    residency.computing(b, +1)
+    assert threads()[:2] == [4, 4]
+
+
+def _computing_threads(runner: psutil.Process, seconds: float = 1.0) -> int:
+    """How many of the runner's threads computed over `seconds`: those that took at least
+    a third of the busiest one's CPU time."""
+    before = {t.id: t.user_time + t.system_time for t in runner.threads()}
+    time.sleep(seconds)
+    used = [t.user_time + t.system_time - before.get(t.id, 0.0) for t in runner.threads()]
+    return sum(1 for u in used if u >= max(used) / 3 and u > 0.05)
+
+
+def _count_on(server: Server, model: str, until: threading.Event) -> None:
+    """A long streamed continuation, read until `until` is set."""
+    body = {"model": model, "prompt": "1, 2, 3, 4, 5,", "max_tokens": 2000, "stream": True}
+    body["temperature"] = 0
+    with httpx.stream("POST", f"{server.url}/v1/completions", json=body, timeout=120) as reply:
+        assert reply.status_code == 200
+        for _ in reply.iter_lines():
+            if until.is_set():
+                return
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core has nothing to share")
+def test_a_model_busy_alone_computes_with_every_core(two_models):
+    for name in NAMES:  # both loaded
+        assert _chat(two_models, name).status_code == 200
+    runners = sorted(_runners(two_models), key=lambda p: p.create_time())
+    assert len(runners) == 2
+    cores = len(os.sched_getaffinity(0))
+    done = threading.Event()
+    first, second = (
+        threading.Thread(target=_count_on, args=(two_models, name, done)) for name in NAMES
+    )
+    try:
+        first.start()
+        time.sleep(0.5)  # its prompt read, decoding
+        alone = [_computing_threads(r) for r in runners]
+        second.start()
+        time.sleep(0.5)
+        both = [_computing_threads(r) for r in runners]
+    finally:
+        done.set()
+        for thread in (first, second):
+            if thread.is_alive():
+                thread.join(timeout=60)
+    assert alone == [cores, 0], alone  # the other model is loaded, and idle
+    assert both == [cores // 2, cores // 2], both

@@ -34,6 +34,7 @@ from openvertex.engines.base import Embedder, Engine
 from openvertex.engines.llamacpp.embedder import LlamaCppEmbedder
 from openvertex.engines.llamacpp.engine import LlamaCppEngine
 from openvertex.engines.llamacpp.residency import Residency
+from openvertex.engines.llamacpp.runner import cores
 from openvertex.engines.upstream.api import UpstreamApi
 from openvertex.engines.upstream.auth import GoogleCredentials, Key
 from openvertex.engines.upstream.engine import UpstreamEngine
@@ -56,10 +57,11 @@ access_log = logging.getLogger("openvertex.access")
 
 
 def build_engine(
-    entry: ModelConfig, settings: Settings, residency: Residency, threads: int | None
+    entry: ModelConfig, settings: Settings, residency: Residency
 ) -> tuple[Engine | Embedder, Sampling]:
     """An upstream pool for an entry with `upstreams`, else llama.cpp in a runner process;
     with the sampling its model's authors recommend."""
+    threads = entry.threads or settings.threads  # unset: the cores follow the work
     if entry.upstreams:
         return build_upstream(entry), Sampling()
     if entry.embedding:
@@ -87,6 +89,7 @@ def build_engine(
         context_per_slot=entry.context or settings.context,
         threads=threads,
         sampling=model.sampling,
+        preload=settings.preload,
     )
     return engine, model.sampling
 
@@ -122,11 +125,9 @@ def build_upstream(entry: ModelConfig) -> UpstreamEngine:
 def build_registry(settings: Settings, metrics: Metrics, drain: Drain) -> ModelRegistry:
     """One engine per `[[models]]` entry (one in all by default), each with its own slots."""
     served = []
-    residency = Residency(settings.memory_budget_bytes, settings.keep_alive_seconds)
-    engines = settings.engines
-    for entry in engines:
-        threads = settings.threads_for(entry, engines)
-        engine, sampling = build_engine(entry, settings, residency, threads)
+    residency = Residency(settings.memory_budget_bytes, settings.keep_alive_seconds, cores())
+    for entry in settings.engines:
+        engine, sampling = build_engine(entry, settings, residency)
         slots = engine.capabilities.slots
         admission = Admission(slots, settings.queue, metrics, drain)
         temperature = _first(settings.default_temperature, sampling.temperature, 1.0)
@@ -201,7 +202,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
             caps = engine.capabilities
             log.info("%s on %s serves %s", caps.weights, caps.backend, names)
         sweeping = asyncio.create_task(registry.residency.run())
+        preloading = asyncio.create_task(registry.residency.preload())
         yield
+        preloading.cancel()
         sweeping.cancel()
         for engine, _ in registry.engines:
             await engine.close()

@@ -136,7 +136,17 @@ def serve(
     database_url: DatabaseOption = None,
     parallel: Annotated[int | None, typer.Option(help="Requests decoded together.")] = None,
     context: Annotated[int | None, typer.Option(help="Context window per request, tokens.")] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for llama.cpp.")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="CPU threads of each model; unset, the models computing share them."),
+    ] = None,
+    preload: Annotated[
+        bool | None,
+        typer.Option(
+            "--preload/--no-preload",
+            help="Load the chat models at start-up (as memory allows), or on first use.",
+        ),
+    ] = None,
     public_url: Annotated[
         str | None, typer.Option(help="URL clients use to reach this server (token_uri).")
     ] = None,
@@ -192,6 +202,7 @@ def serve(
         parallel=parallel,
         context=context,
         threads=threads,
+        preload=preload,
         public_url=public_url,
         queue=queue,
         grace_seconds=grace,

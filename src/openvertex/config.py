@@ -104,7 +104,10 @@ class Settings(BaseSettings):
     parallel: int = Field(default=4, ge=1, le=64, description="llama.cpp slots decoded together")
     context: int = Field(default=4096, ge=256, description="context window of each request, tokens")
     threads: int | None = Field(
-        default=None, ge=1, description="CPU threads of each model; unset, the cores shared equally"
+        default=None,
+        ge=1,
+        description="CPU threads of each model; unset, the cores follow the work: the models "
+        "computing at the moment share them",
     )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     served_models: list[str] | None = Field(
@@ -125,6 +128,11 @@ class Settings(BaseSettings):
     default_top_p: float | None = Field(default=None, ge=0, le=1)
     keep_alive_seconds: float | None = Field(
         default=300, ge=0, description="an idle in-process model unloads after this; None: never"
+    )
+    preload: bool = Field(
+        default=True,
+        description="load the chat models at start-up, in tier order, while the memory budget "
+        "allows, and keep them loaded; off: each loads on its first request",
     )
     models_memory_mib: int | None = Field(
         default=None,
@@ -235,16 +243,6 @@ class Settings(BaseSettings):
         for names, entry in ((LITE_NAMES, tiers[0]), (FLASH_NAMES, flash), (PRO_NAMES, tiers[-1])):
             chosen.setdefault(entry.name, []).extend(names)
         return [ModelConfig(names=names, model=model) for model, names in chosen.items()]
-
-    def threads_for(self, entry: ModelConfig, engines: list[ModelConfig]) -> int | None:
-        """CPU threads of one llama.cpp model of `engines`: its own `threads`, else the
-        server's. Unset, a lone chat model takes every core (None: llama.cpp's default),
-        and several share the cores equally: two busy models with every core each spun
-        against each other and ran five times slower."""
-        if threads := entry.threads or self.threads:
-            return threads
-        chats = sum(1 for e in engines if not e.upstreams and not e.embedding)
-        return max(1, len(os.sched_getaffinity(0)) // chats) if chats > 1 else None
 
     @property
     def memory_budget_bytes(self) -> int:

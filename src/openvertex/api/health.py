@@ -21,6 +21,7 @@ async def readyz(ctx: Context) -> JSONResponse:
     service = ctx.service
     if service.drain.started:  # load balancers stop sending work here
         return JSONResponse(error_body(503, "The server is shutting down."), status_code=503)
-    if all(engine.ready for engine, _ in service.registry.engines):
+    registry = service.registry
+    if registry.residency.preloaded and all(engine.ready for engine, _ in registry.engines):
         return JSONResponse({"status": "ready"})
     return JSONResponse(error_body(503, "The model is not loaded."), status_code=503)

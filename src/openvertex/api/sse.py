@@ -16,6 +16,7 @@ from contextlib import aclosing
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -30,7 +31,7 @@ Chunk = BaseModel | dict[str, Any]
 def _json(chunk: Chunk) -> str:
     if isinstance(chunk, BaseModel):
         return chunk.model_dump_json(exclude_unset=True)
-    return json.dumps(chunk, ensure_ascii=False)
+    return to_json(chunk).decode()
 
 
 class _Failed(Exception):

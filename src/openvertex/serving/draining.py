@@ -22,41 +22,74 @@ class Drain:
     def __init__(self, grace_s: float) -> None:
         self.grace_s = grace_s
         self.started = False
-        self._deadline: float | None = None  # in the event loop's time
-        self._waits: set[asyncio.Timeout] = set()
+        self._over = False  # the grace period has ended
+        self._waiting: set[asyncio.Task] = set()  # tasks awaiting bounded work now
+        self._cut: set[asyncio.Task] = set()  # of those, the ones the deadline cancelled
 
     def begin(self) -> None:
-        """Start the grace period (on the event loop): waits running now get the deadline too."""
+        """Start the grace period (on the event loop); waits running now get the deadline too."""
         if self.started:
             return
         self.started = True
-        self._deadline = asyncio.get_running_loop().time() + self.grace_s
-        for wait in self._waits:
-            wait.reschedule(self._deadline)
+        asyncio.get_running_loop().call_later(self.grace_s, self._end)
+
+    def _end(self) -> None:
+        self._over = True
+        for task in self._waiting:
+            self._cut.add(task)
+            task.cancel()
 
     async def bounded(self, work: Awaitable[T]) -> T:
         """Await `work`, or give up with a 503 when the grace period ends first."""
-        wait = asyncio.timeout_at(self._deadline)
-        self._waits.add(wait)
+        task = self._enter(work)
         try:
-            async with wait:
-                return await work
-        except TimeoutError:
-            if not wait.expired():
-                raise
-            raise Unavailable(
-                "The server is shutting down and this reply reached the end of its "
-                f"{self.grace_s:g} s grace period; it was cut short."
-            ) from None
+            return await work
+        except asyncio.CancelledError:
+            if self._ended(task):
+                raise self._unavailable() from None
+            raise
         finally:
-            self._waits.discard(wait)
+            self._waiting.discard(task)
 
     async def cut(self, events: AsyncIterator[T]) -> AsyncIterator[T]:
-        """Pass `events` through, each one bounded by the deadline."""
+        """Pass `events` through, each one bounded by the deadline (`bounded` written out:
+        this runs once per token)."""
         async with aclosing(events):  # type: ignore[type-var]
             while True:
+                step = anext(events)
+                task = self._enter(step)
                 try:
-                    event = await self.bounded(anext(events))
+                    event = await step
                 except StopAsyncIteration:
                     return
+                except asyncio.CancelledError:
+                    if self._ended(task):
+                        raise self._unavailable() from None
+                    raise
+                finally:
+                    self._waiting.discard(task)
                 yield event
+
+    def _enter(self, work: Awaitable[object]) -> asyncio.Task:
+        """The task about to wait for `work`, cancelled if the grace period ends meanwhile."""
+        if self._over:
+            if close := getattr(work, "close", None):
+                close()  # never started
+            raise self._unavailable()
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting.add(task)
+        return task
+
+    def _ended(self, task: asyncio.Task) -> bool:
+        """Whether the deadline, and nothing else, cancelled `task`'s wait."""
+        if task not in self._cut:
+            return False
+        self._cut.discard(task)
+        return task.uncancel() == 0
+
+    def _unavailable(self) -> Unavailable:
+        return Unavailable(
+            "The server is shutting down and this reply reached the end of its "
+            f"{self.grace_s:g} s grace period; it was cut short."
+        )

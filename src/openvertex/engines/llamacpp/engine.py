@@ -60,6 +60,7 @@ class LlamaCppEngine:
         context_per_slot: int = 4096,
         threads: int | None = None,
         sampling: Sampling | None = None,
+        preload: bool = False,
     ) -> None:
         self._weights = weights
         self.name = name
@@ -68,7 +69,7 @@ class LlamaCppEngine:
         self.parallel = parallel
         self.context_per_slot = context_per_slot
         runner = Runner(name, self._params, threads)
-        self.resident = Resident(runner, footprint, residency, self._learn)
+        self.resident = Resident(runner, footprint, residency, self._learn, preload)
         self._template: ChatTemplate | None = None
         self._modalities: tuple[str, ...] = ("text",)
         self._markers = PROMPTED
@@ -76,7 +77,7 @@ class LlamaCppEngine:
 
     @property
     def ready(self) -> bool:
-        return True  # it loads on first use
+        return True  # a request waits for a load under way, or starts one
 
     @property
     def capabilities(self) -> Capabilities:
@@ -93,6 +94,11 @@ class LlamaCppEngine:
             details={
                 "model": self.name,
                 "loaded": "yes" if self.resident.loaded else "no: loads on first use",
+                "threads": (
+                    str(self.resident.runner.pinned)
+                    if self.resident.runner.pinned
+                    else "the cores follow the work"
+                ),
                 "parallel_slots": str(self.parallel),
                 "thinking": (
                     "native" if self._markers.native else "prompted (not trained to think)"
@@ -110,7 +116,7 @@ class LlamaCppEngine:
         )
 
     async def start(self) -> None:
-        """Nothing yet: the model loads on first use."""
+        """Nothing yet: the model loads at start-up with the others, or on first use."""
 
     def _params(self) -> Params:
         """The runner's settings (blocking: finding the weights may assemble them)."""
@@ -120,6 +126,9 @@ class LlamaCppEngine:
             "n_ctx": self.parallel * self.context_per_slot,  # llama.cpp splits it per slot
             "cache_prompt": True,
             "cache_ram_mib": 0,  # it would carry a prompt to another project's slot
+            # A history that changed in the middle (thoughts dropped from an earlier turn)
+            # still reuses what follows the change, moved into place, from 64 tokens on.
+            "n_cache_reuse": 64,
         }
 
     async def _learn(self, runner: Runner) -> None:
@@ -159,7 +168,7 @@ class LlamaCppEngine:
         )
         # The context bounds every reply anyway; clamping keeps huge values sane.
         limit = min(request.sampling.max_tokens or self.context_per_slot, self.context_per_slot)
-        async with self._slots.hold(request.cache_scope) as slot:
+        async with self._slots.hold(request.cache_scope, prompt) as slot:
             complete = functools.partial(self._complete, runner, request, grammar, slot)
             if request.prompt is not None:  # a legacy completion: continued as is, no thinking
                 phases = complete(Phase(prompt, limit))
@@ -174,13 +183,13 @@ class LlamaCppEngine:
                 yield event
 
     async def count_tokens(self, request: GenerationRequest) -> int:
-        async with self.resident.use() as runner:
+        async with self.resident.use(computing=False) as runner:
             budget = effective_budget(request.thinking.budget, self._markers)
             prompt = await asyncio.to_thread(self._prompt, request, budget)
             return len(await _tokenize(runner, prompt))
 
     async def tokenize(self, text: str) -> list[Token]:
-        async with self.resident.use() as runner:
+        async with self.resident.use(computing=False) as runner:
             return await _tokenize(runner, text)
 
     def _prompt(self, request: GenerationRequest, budget: int) -> str:
@@ -212,11 +221,17 @@ class LlamaCppEngine:
         body["cache_prompt"] = self._slots.warm(slot, request.cache_scope)
         top_logprobs = request.sampling.top_logprobs
         where = "prompt" if request.prompt is not None else "messages"
+        generated: list[str] = []
         # Leaving this block closes the stream, which stops llama.cpp and frees the slot.
-        async with contextlib.aclosing(runner.stream("/v1/completions", body)) as chunks:
-            async for chunk in chunks:
-                for event in _events(chunk, top_logprobs, where):
-                    yield event
+        try:
+            async with contextlib.aclosing(runner.stream("/v1/completions", body)) as chunks:
+                async for chunk in chunks:
+                    for event in _events(chunk, top_logprobs, where):
+                        if isinstance(event, TextDelta):
+                            generated.append(event.text)
+                        yield event
+        finally:
+            self._slots.holds(slot, phase.prompt + "".join(generated))
 
 
 def _completion_body(

@@ -5,12 +5,14 @@ Qwen2.5-Coder-0.5B, more for bigger models), so loading a model inside openverte
 every other request for that long; and two models in one process slowed each other down
 even when one was idle (SmolLM2 185 → 111 tok/s beside an idle Qwen; 195 with the idle
 one in another process). So each model runs in a child process that starts llama.cpp's
-own HTTP server, locked to openvertex with a random API key on loopback, and openvertex
-talks to it over HTTP: the same `/v1/completions`, `/tokenize` and `/v1/embeddings`
-bodies and replies as in process.
+own HTTP server on a Unix socket in a private folder, locked with a random API key, and
+openvertex talks to it over HTTP (`runner_http.py`): the same `/v1/completions`,
+`/tokenize` and `/v1/embeddings` bodies and replies as in process.
 
-The child reads its settings as JSON on stdin, prints the listening address once the
-model is loaded (or why it could not load it), and exits when its stdin closes, so it
+The child reads its settings as JSON on stdin and answers one JSON line once the model
+is loaded: where it listens, or why it could not load. Each later line on its stdin is
+the number of threads it may compute with (`thread_limit.py`): the residency shares the
+cores among the models computing at the moment. It exits when its stdin closes, so it
 never outlives openvertex.
 """
 
@@ -21,14 +23,17 @@ import importlib.metadata
 import json
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
-import httpx
+from pydantic_core import from_json
 
-from openvertex.engines.event_stream import event_lines
+from openvertex.engines.llamacpp.runner_http import Exchange, RunnerGone, open_exchange
 from openvertex.errors import Unavailable
 
 XLLAMACPP = importlib.metadata.version("xllamacpp")  # the runner's; not imported here
@@ -37,15 +42,24 @@ XLLAMACPP = importlib.metadata.version("xllamacpp")  # the runner's; not importe
 Params = dict[str, Any]
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
 class Runner:
     """The parent's handle on one runner process."""
 
     def __init__(self, name: str, params: Callable[[], Params], threads: int | None) -> None:
         self.name = name
         self._params = params  # blocking (it may assemble the weights): run off the loop
-        self._threads = threads  # None: llama.cpp's default, every core
+        self.pinned = threads  # set by the operator; None: the cores follow the work
+        self.follows = False  # started, and its thread count can change while it runs
+        self._threads = threads or cores()  # what it may use now
         self._process: asyncio.subprocess.Process | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._folder: str | None = None  # private: the socket inside is for openvertex only
+        self._socket: str | None = None
+        self._headers: dict[str, str] = {}
 
     @property
     def alive(self) -> bool:
@@ -54,7 +68,21 @@ class Runner:
     @property
     def ready(self) -> bool:
         """Loaded and answering: started, and its process has not exited since."""
-        return self._client is not None and self.alive
+        return self._socket is not None and self.alive
+
+    @property
+    def threads(self) -> int:
+        """The threads it computes with now (or will once started)."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, count: int) -> None:
+        if self.pinned is not None or count == self._threads:
+            return
+        self._threads = count
+        if self.follows and self.alive:
+            assert self._process is not None and self._process.stdin is not None
+            self._process.stdin.write(b"%d\n" % count)
 
     async def start(self) -> None:
         """Start the process and wait until its model is loaded; a failed or abandoned
@@ -68,16 +96,21 @@ class Runner:
 
     async def _start(self) -> None:
         api_key = secrets.token_urlsafe(32)
+        self._folder = tempfile.mkdtemp(prefix="openvertex-runner-")
+        threads = self.pinned or cores()
         settings = {
             **await asyncio.to_thread(self._params),
             "api_keys": [api_key],
-            "hostnames": ["127.0.0.1"],
+            "hostnames": [os.path.join(self._folder, "llama.sock")],
             "ui": False,
             "endpoint_slots": False,
             "verbosity": 2,  # warnings and errors; per-request timings are noise here
+            "cpuparams.n_threads": threads,
+            "cpuparams_batch.n_threads": threads,
         }
-        if self._threads:
-            settings["cpuparams.n_threads"] = settings["cpuparams_batch.n_threads"] = self._threads
+        follow = None
+        if self.pinned is None and (found := await asyncio.to_thread(thread_limit_site)):
+            follow = {"library": found[0], "offset": found[1], "threads": self._threads}
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -86,80 +119,71 @@ class Runner:
             stdout=asyncio.subprocess.PIPE,
         )
         assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(json.dumps(settings).encode() + b"\n")
+        self._process.stdin.write(json.dumps({"params": settings, "follow": follow}).encode())
+        self._process.stdin.write(b"\n")
         await self._process.stdin.drain()
-        address = (await self._process.stdout.readline()).decode().strip()
-        if not address.startswith("http"):
+        line = (await self._process.stdout.readline()).decode()
+        answer = json.loads(line) if line.startswith("{") else {}
+        if "socket" not in answer:
             code = await self._process.wait()
-            raise RuntimeError(address or f"its process exited with code {code} while loading")
-        self._client = httpx.AsyncClient(
-            base_url=address,
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=httpx.Timeout(30, read=None),  # a slot may be busy for a long reply
-            limits=httpx.Limits(
-                max_connections=None, max_keepalive_connections=64, keepalive_expiry=2
-            ),
-        )
+            why = answer.get("error") or line.strip()
+            raise RuntimeError(why or f"its process exited with code {code} while loading")
+        self.follows = bool(answer.get("follows"))
+        if self.follows and answer.get("threads") != self._threads:  # changed while loading
+            self._process.stdin.write(b"%d\n" % self._threads)
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._socket = answer["socket"]
 
     async def stop(self) -> None:
         """End the process (its memory goes with it)."""
-        process, client = self._process, self._client
-        self._process = self._client = None
-        if client is not None:
-            await client.aclose()
+        process, folder = self._process, self._folder
+        self._process = self._socket = self._folder = None
+        self.follows = False
         if process is not None and process.returncode is None:
             process.kill()
             await process.wait()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
     async def call(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """One JSON request; a refusal comes back as llama.cpp's `{"error": …}`."""
-        response = await self._open(path, body)
+        exchange = await self._open(path, body, streaming=False)
         try:
-            return json.loads(await response.aread())
-        except httpx.TransportError as exc:
+            return from_json(await exchange.read())
+        except RunnerGone as exc:
             raise self._gone(exc) from exc
         finally:
-            await response.aclose()
+            exchange.close()
 
     async def stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """The chunks of a streamed reply; closing the iterator stops llama.cpp's work."""
-        response = await self._open(path, body)
+        exchange = await self._open(path, body, streaming=True)
         try:
-            if response.status_code != 200:
-                yield json.loads(await response.aread())
+            if exchange.status != 200:
+                yield from_json(await exchange.read())
                 return
-            async for line in event_lines(response):
-                kind, _, data = line.partition(": ")
-                if kind in ("data", "error") and data != "[DONE]":
-                    chunk = json.loads(data)
-                    yield chunk if kind == "data" else {"error": chunk}
-        except httpx.TransportError as exc:
+            async for line in exchange.lines():
+                kind, _, data = line.partition(b": ")
+                if kind == b"data" and data != b"[DONE]":
+                    yield from_json(data)
+                elif kind == b"error":
+                    yield {"error": from_json(data)}
+        except RunnerGone as exc:
             raise self._gone(exc) from exc
         finally:
-            await response.aclose()
+            exchange.close()
 
-    async def _open(self, path: str, body: dict[str, Any] | None) -> httpx.Response:
-        """Send a request and read its headers. llama.cpp closes a kept-alive connection
-        after a few idle seconds; a request that finds it closed, unanswered, goes again
-        on a new connection."""
-        client = self._connected()
-        request = client.build_request("GET" if body is None else "POST", path, json=body)
-        try:
-            return await client.send(request, stream=True)
-        except httpx.RemoteProtocolError:
-            pass  # closed while idle, before answering: once more
-        except httpx.TransportError as exc:
-            raise self._gone(exc) from exc
-        try:
-            return await client.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise self._gone(exc) from exc
-
-    def _connected(self) -> httpx.AsyncClient:
+    async def _open(self, path: str, body: dict[str, Any] | None, streaming: bool) -> Exchange:
         if not self.ready:
             raise Unavailable(f"The model {self.name} is not loaded; retry the request.")
-        assert self._client is not None
-        return self._client
+        assert self._socket is not None
+        method, data = ("GET", b"") if body is None else ("POST", json.dumps(body).encode())
+        try:
+            return await open_exchange(
+                self._socket, method, path, data, self._headers, streaming=streaming
+            )
+        except RunnerGone as exc:
+            raise self._gone(exc) from exc
 
     def _gone(self, exc: Exception) -> Unavailable:
         if self.alive:  # the process is there but did not answer
@@ -169,32 +193,54 @@ class Runner:
         )
 
 
+def thread_limit_site() -> tuple[str, int] | None:
+    """Where a runner can change its thread count (see `thread_limit.py`), read once."""
+    from openvertex.engines.llamacpp.thread_limit import extension
+
+    return extension()
+
+
 def _serve() -> None:
-    """The child: load the model, hand back its address, live until stdin closes."""
+    """The child: load the model, hand back its socket, then take thread counts until
+    stdin closes."""
     import xllamacpp
+
+    from openvertex.engines.llamacpp import thread_limit
 
     # Signals are for openvertex, which drains its requests, then ends this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # The pipe to openvertex carries one line, the address; anything llama.cpp prints
+    # The pipe to openvertex carries one line, the answer; anything llama.cpp prints
     # goes to stderr, with openvertex's own log.
     handshake = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
+    setup = json.loads(sys.stdin.readline())
     params = xllamacpp.CommonParams()
-    for path, value in json.loads(sys.stdin.readline()).items():
+    for path, value in setup["params"].items():
         *parents, leaf = path.split(".")
         target = params
         for parent in parents:
             target = getattr(target, parent)
         setattr(target, leaf, value)
+    socket = Path(setup["params"]["hostnames"][0])
     try:
         server = xllamacpp.Server(params)
     except Exception as exc:  # damaged weights, too little memory: say why, then go
-        handshake.write(f"{exc}\n")
+        handshake.write(json.dumps({"error": str(exc)}) + "\n")
         sys.exit(1)
-    handshake.write(server.listening_address + "\n")
+    limit = None
+    if follow := setup["follow"]:
+        limit = thread_limit.install(follow["library"], follow["offset"], follow["threads"])
+    answer = {"socket": str(socket), "follows": limit is not None}
+    if limit is not None:
+        answer["threads"] = limit.threads
+    handshake.write(json.dumps(answer) + "\n")
     handshake.close()
-    sys.stdin.read()  # returns when openvertex closes the pipe, or dies
+    for line in sys.stdin:  # ends when openvertex closes the pipe, or dies
+        if limit is not None and line.strip().isdigit():
+            limit.threads = max(1, int(line))
+    del server
+    shutil.rmtree(socket.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
