@@ -28,6 +28,7 @@ DPI = 110
 # One colour per series in every figure: openvertex is always the same blue.
 COLORS = {
     "openvertex": "#1f77b4",
+    "default install": "#17becf",
     "llama.cpp": "#7f7f7f",
     "direct": "#7f7f7f",
     "LiteLLM": "#d62728",
@@ -211,7 +212,7 @@ def decode_figure(tables: list[Table], caption: str, out: Path) -> Path | None:
     main = find(tables, "openvertex", "llama.cpp", row=STREAMS)
     gate = find(tables, "direct", "openvertex", "LiteLLM")
     panels = []
-    if main and (series := stream_series(main, ("openvertex", "llama.cpp"))):
+    if main and (series := stream_series(main, ("openvertex", "default install", "llama.cpp"))):
         panels.append((series, "openvertex vs llama.cpp server"))
     if gate and (series := stream_series(gate, ("direct", "openvertex", "LiteLLM"))):
         panels.append((series, "gateways in front of one llama.cpp"))

@@ -136,7 +136,8 @@ def run(threads: int, rounds: int, samples: int, work: Path, log) -> dict[str, P
     install_litellm()
     results = {path: PathSamples() for path in PATHS}
     upstream_threads = max(1, threads - 1)
-    with servers.llama_reference(upstream_threads, 32, 1024, work) as (chat_url, _):
+    with servers.llama_reference(upstream_threads, 32, 1024, work) as reference:
+        chat_url = reference.url
         upstream = chat_url.removesuffix("/chat/completions")
         paths = {
             "direct": lambda: _direct(chat_url),

@@ -11,6 +11,7 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,13 @@ class Stream:
     prompt_tokens: int
     completion_tokens: int
     longest_gap_ms: float = 0.0  # the longest wait between two chunks after the first
+    times: tuple[float, ...] = ()  # when each chunk with content arrived
+    text: str = ""
+
+    def rate_between(self, start: float, end: float) -> float:
+        """Chunks with content per second within [start, end): a rate over a window that
+        another stream shares (a chunk is a token, or the few a draft let through)."""
+        return sum(1 for t in self.times if start <= t < end) / max(end - start, 1e-9)
 
     @property
     def ttft_ms(self) -> float:
@@ -83,6 +91,8 @@ async def stream_chat(client: httpx.AsyncClient, url: str, body: dict[str, Any])
     sent = last = time.perf_counter()
     first = done = longest = 0.0
     usage: dict[str, Any] = {}
+    times: list[float] = []
+    text: list[str] = []
     async with client.stream("POST", url, json=body) as reply:
         if reply.status_code != 200:
             raise RuntimeError(f"{url}: HTTP {reply.status_code}: {(await reply.aread())[:300]!r}")
@@ -97,15 +107,18 @@ async def stream_chat(client: httpx.AsyncClient, url: str, body: dict[str, Any])
                 if first:
                     longest = max(longest, now - last)
                 last = now
-                if not first and (choice.get("delta") or {}).get("content"):
-                    first = now
+                if content := (choice.get("delta") or {}).get("content"):
+                    first = first or now
+                    times.append(now)
+                    text.append(content)
                 if choice.get("finish_reason"):
                     done = now
             usage = chunk.get("usage") or usage
     if not (first and done and usage):
         raise RuntimeError(f"{url}: stream without content, finish_reason or usage")
     tokens = usage["prompt_tokens"], usage["completion_tokens"]
-    return Stream(sent, first, done, *tokens, longest_gap_ms=longest * 1000)
+    gap = longest * 1000
+    return Stream(sent, first, done, *tokens, gap, tuple(times), "".join(text))
 
 
 def generate_body(prompt: str, max_tokens: int) -> dict[str, Any]:
@@ -142,11 +155,42 @@ async def stream_generate(client: httpx.AsyncClient, url: str, body: dict[str, A
     return Stream(sent, first, done, usage["promptTokenCount"], usage["candidatesTokenCount"])
 
 
+Streamer = Callable[[httpx.AsyncClient, str, dict[str, Any]], Awaitable[Stream]]
+
+
 async def concurrent(
-    client: httpx.AsyncClient, url: str, body: dict[str, Any], n: int
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    n: int,
+    stream: Streamer = stream_chat,
 ) -> list[Stream]:
     """Start `n` identical streams at once and wait for all of them."""
-    return list(await asyncio.gather(*(stream_chat(client, url, body) for _ in range(n))))
+    return list(await asyncio.gather(*(stream(client, url, body) for _ in range(n))))
+
+
+async def conversation_turns(
+    client: httpx.AsyncClient, url: str, model: str, conversations: int = 4
+) -> tuple[float, float]:
+    """Median time to first token (ms) of the first turns of several conversations, each
+    opening with a long message (about 700 tokens, never seen before), then of their
+    second turns, asked in the same order: a server that kept each history reads only
+    the new turn."""
+    tag = time.time_ns()
+    histories, firsts, seconds = [], [], []
+    for i in range(conversations):
+        boxes = " ".join(f"Box {k} holds {(k * 37 + i) % 100} marbles." for k in range(60))
+        text = f"Inventory {tag}-{i}. {boxes}\n\nWhich box holds the most marbles?"
+        histories.append([{"role": "user", "content": text}])
+    for turn, times in ((1, firsts), (2, seconds)):
+        for messages in histories:
+            if turn == 2:
+                messages.append({"role": "user", "content": "And which holds the fewest?"})
+            body = {**chat_body("", 24), "model": model, "messages": messages}
+            reply = await stream_chat(client, url, body)
+            times.append(reply.ttft_ms)
+            messages.append({"role": "assistant", "content": reply.text})
+    return statistics.median(firsts), statistics.median(seconds)
 
 
 def aggregate_rate(streams: list[Stream]) -> float:

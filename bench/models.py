@@ -1,11 +1,14 @@
-"""Two models in one openvertex: does one model's load or work hold up the other?
+"""Two models in one openvertex: does one model's load or work hold up the other, and do
+the cores follow the work?
 
 One server with two `[[models]]` tables: SmolLM2-135M under the flash-lite name and
 Qwen2.5-Coder-0.5B under the flash name, both loading on first use. A poller asks
 `/healthz` every 10 ms throughout and keeps the slowest answer of each phase. Phases:
 SmolLM2 decoding alone; SmolLM2 decoding while Qwen loads (Qwen's first request is sent
-mid-stream); SmolLM2 decoding with Qwen loaded and idle; both decoding at once. Each
-with the default threads (the cores shared between the models) and with every core each.
+mid-stream); SmolLM2 decoding with Qwen loaded and idle; Qwen decoding alone; both
+decoding at once (each one's rate over the time both were decoding). With the cores
+following the work (the default) and with a static split (`--threads` = half the cores
+each). No n-gram drafts: they would learn the repeated prompt.
 
     python bench/models.py [--rounds 3]
 """
@@ -22,10 +25,13 @@ from pathlib import Path
 
 import httpx
 import servers
-from measure import chat_body, stream_chat
+from measure import Stream, chat_body, stream_chat
 
 LITE, FLASH = "google/gemini-2.0-flash-lite", "google/gemini-2.0-flash"
 CONFIG = f"""
+preload = false
+speculative = "none"
+
 [[models]]
 names = ["{LITE}"]
 model = "smollm2-135m"
@@ -37,9 +43,10 @@ model = "qwen2.5-coder-0.5b"
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 COLUMNS = (
     "threads per model",
-    "SmolLM2 decoding",
+    "phase",
     "SmolLM2 tok/s",
     "Qwen tok/s",
+    "sum",
     "slowest /healthz, ms",
     "longest SmolLM2 gap, ms",
 )
@@ -73,27 +80,40 @@ async def one_round(base: str, headers: dict[str, str], max_tokens: int) -> list
         async def first_use() -> None:
             await stream_chat(client, url, {**flash, "max_tokens": 8})
 
-        async def flash_rate() -> float:
-            return (await stream_chat(client, url, flash)).decode_rate
-
         async def phase(label: str, during: Callable[[], Awaitable] | None = None) -> tuple:
             poller.worst()
             lite_run = asyncio.create_task(stream_chat(client, url, lite))
-            other = None
             if during is not None:
                 await asyncio.sleep(0.5)  # well into SmolLM2's reply
-                other = await during()
+                await during()
             stream = await lite_run
-            return label, stream.decode_rate, other, poller.worst(), stream.longest_gap_ms
+            return label, stream.decode_rate, None, poller.worst(), stream.longest_gap_ms
+
+        async def qwen_alone() -> tuple:
+            poller.worst()
+            stream = await stream_chat(client, url, flash)
+            return "Qwen alone", None, stream.decode_rate, poller.worst(), None
+
+        async def both() -> tuple:
+            poller.worst()
+            # SmolLM2 is the faster by far: a longer reply keeps it busy while Qwen decodes.
+            small = stream_chat(client, url, {**lite, "max_tokens": max_tokens * 3})
+            pair: tuple[Stream, Stream] = await asyncio.gather(
+                small, stream_chat(client, url, flash)
+            )
+            start, end = max(s.first for s in pair), min(s.done for s in pair)
+            rates = [s.rate_between(start, end) for s in pair]
+            return "both at once", *rates, poller.worst(), pair[0].longest_gap_ms
 
         poller = Poller(base)
         polling = asyncio.create_task(poller.poll(client))
         await stream_chat(client, url, {**lite, "max_tokens": 8})  # SmolLM2 loads
         rows = [
-            await phase("alone"),
+            await phase("SmolLM2 alone"),
             await phase("while Qwen loads", first_use),
             await phase("Qwen loaded, idle"),
-            await phase("both at once", flash_rate),
+            await qwen_alone(),
+            await both(),
         ]
         polling.cancel()
         return rows
@@ -104,11 +124,11 @@ def run(rounds: int, max_tokens: int, work: Path, log: Callable) -> list[tuple[s
     work.mkdir(exist_ok=True)
     config = work / "two-models.toml"
     config.write_text(CONFIG)
-    cores = len(os.sched_getaffinity(0))
+    half = max(1, len(os.sched_getaffinity(0)) // 2)
     table = []
     for label, threads in (
-        ("cores shared (default)", ()),
-        (f"{cores} each (--threads {cores})", ("--threads", str(cores))),
+        ("cores follow the work (default)", ()),
+        (f"static split (--threads {half})", ("--threads", str(half))),
     ):
         measured = []
         for round_ in range(rounds):
@@ -116,21 +136,27 @@ def run(rounds: int, max_tokens: int, work: Path, log: Callable) -> list[tuple[s
             with servers.openvertex_server(work, *flags) as (base, data, _):
                 headers = servers._google_auth_headers(data / "openvertex-local-key.json")
                 measured.append(asyncio.run(one_round(base, headers, max_tokens)))
-            log(f"two models, threads {label}: round {round_ + 1}/{rounds} done")
+            log(f"two models, {label}: round {round_ + 1}/{rounds} done")
         table += [(label, *row) for row in _rows(measured)]
     return table
 
 
 def _rows(measured: list[list[tuple]]) -> list[tuple[str, ...]]:
-    """Medians over rounds, as display strings."""
+    """Medians over rounds, as display strings; "-" where a phase has no such value."""
+
+    def cell(values: list[float | None], fmt: str) -> str:
+        known = [v for v in values if v is not None]
+        return fmt.format(statistics.median(known)) if known else "-"
+
     table = []
     for i, (label, *_) in enumerate(measured[0]):
-        lite, qwen, health, gap = (
-            statistics.median(m[i][k] for m in measured) if measured[0][i][k] is not None else None
-            for k in range(1, 5)
+        column = [[m[i][k] for m in measured] for k in range(1, 5)]
+        lite, qwen = cell(column[0], "{:.1f}"), cell(column[1], "{:.1f}")
+        both = [m[i][1] + m[i][2] for m in measured if None not in (m[i][1], m[i][2])]
+        total = f"{statistics.median(both):.1f}" if both else "-"
+        table.append(
+            (label, lite, qwen, total, cell(column[2], "{:.0f}"), cell(column[3], "{:.0f}"))
         )
-        qwen_cell = "-" if qwen is None else f"{qwen:.1f}"
-        table.append((label, f"{lite:.1f}", qwen_cell, f"{health:.0f}", f"{gap:.0f}"))
     return table
 
 

@@ -76,10 +76,11 @@ def run(threads: int, total: int, work: Path, log) -> list[tuple[str, ...]]:
     table = []
     baseline = 0.0
     with (
-        servers.llama_reference(max(1, threads - 1), CLIENTS, 512, work) as (chat_url, _),
+        servers.llama_reference(max(1, threads - 1), CLIENTS, 512, work) as reference,
         running_postgres() as postgres,
         running_redis(work) as redis,
     ):
+        chat_url = reference.url
         config = gateway_config(chat_url.removesuffix("/chat/completions"), work)
         shared_key = api_key("--database-url", postgres.url)
         for name, count, shared in LAYOUTS:

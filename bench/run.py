@@ -29,13 +29,16 @@ import figures
 import gateway
 import httpx
 import models
+import psutil
 import quality
 import replicas
 import servers
+import speculation
 import speech
 import xllamacpp
 from measure import (
     LONG_PROMPT,
+    MODEL,
     STORY_FORMAT,
     STORY_SCHEMA,
     STORY_TOOL,
@@ -44,6 +47,7 @@ from measure import (
     chat_body,
     completion_rate,
     concurrent,
+    conversation_turns,
     generate_body,
     median,
     stream_chat,
@@ -61,11 +65,16 @@ from openvertex.media.transcribe import Transcriber
 RESULTS = Path(__file__).resolve().parent / "results"
 LEVELS = (1, 4, 8)
 EFFORTS = ("none", "low", "medium", "high")  # reasoning_effort, openvertex only
-ServerFactory = Callable[[int, int, int, Path], AbstractContextManager[str]]
+ServerFactory = Callable[[int, int, int, Path], AbstractContextManager[servers.Served]]
+# openvertex serving the embedded model alone; the default install (every tier, each
+# preloaded, and the embedding model) asked with the flash-lite name, the same model;
+# and the reference.
 SERVERS: dict[str, ServerFactory] = {
     "openvertex": servers.openvertex,
+    "default install": servers.openvertex_default,
     "llama.cpp": servers.llama_reference,
 }
+MODELS = {"openvertex": MODEL, "default install": "google/gemini-2.0-flash-lite"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ class Config:
     replicas: bool
     embeddings: bool
     models: bool
+    speculation: bool
     quality: bool
     speech: bool
 
@@ -97,49 +107,76 @@ class Samples:
     unstreamed: list[float] = field(default_factory=list)  # tok/s, the same way, unconstrained
     # 1-stream decode tok/s through each wire of the same server, interleaved
     wires: dict[str, list[float]] = field(default_factory=lambda: {"openai": [], "gemini": []})
+    # aggregate tok/s through generateContent (openvertex only)
+    native: dict[int, list[float]] = field(default_factory=lambda: {n: [] for n in LEVELS})
+    cpu_us: list[float] = field(default_factory=list)  # server CPU per streamed token
+    turns: list[tuple[float, float]] = field(default_factory=list)  # TTFT ms, turns 1 and 2
     tokens: set[tuple[int, int]] = field(default_factory=set)  # (prompt, completion), 1 stream
     startup_s: list[float] = field(default_factory=list)  # process start to ready
     thinking: dict[str, list[Thought]] = field(default_factory=lambda: {e: [] for e in EFFORTS})
 
 
-async def measure(url: str, headers: dict[str, str], cfg: Config, out: Samples) -> None:
-    """Warm up, then TTFT on short prompts, then decode speed at each concurrency level."""
+async def measure(served: servers.Served, model: str, cfg: Config, out: Samples) -> None:
+    """Warm up, then TTFT on short prompts, then decode speed at each concurrency level
+    (through both wires, for openvertex, with the CPU its own process spent meanwhile),
+    then a schema-constrained reply and the turns of interleaved conversations."""
     # A fresh connection per request: llama.cpp's HTTP server may close a kept-alive
     # connection after a long stream without saying so, and a reused one then fails.
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
-    async with httpx.AsyncClient(timeout=300, limits=limits, headers=headers) as client:
-        warm = chat_body("Say hi.", 8)
+    url = served.url
+    async with httpx.AsyncClient(timeout=300, limits=limits, headers=served.headers) as client:
+
+        def body(prompt: str, max_tokens: int) -> dict:
+            return {**chat_body(prompt, max_tokens), "model": model}
+
+        warm = body("Say hi.", 8)
         await stream_chat(client, url, warm)
         await concurrent(client, url, warm, cfg.parallel)  # every slot and connection used once
         for i in range(cfg.ttft_samples):
             # A different prompt each time, so no request is answered from a fully cached prompt.
-            reply = await stream_chat(client, url, chat_body(f"Name a colour. ({i})", 4))
+            reply = await stream_chat(client, url, body(f"Name a colour. ({i})", 4))
             out.ttft_ms.append(reply.ttft_ms)
-        long = chat_body(LONG_PROMPT, cfg.max_tokens)
+        process = psutil.Process(served.pid) if served.pid else None
+        spent, streamed = cpu_seconds(process), 0
+        long = body(LONG_PROMPT, cfg.max_tokens)
         for level in LEVELS:
             streams = await concurrent(client, url, long, level)
             out.aggregate[level].append(aggregate_rate(streams))
+            streamed += sum(s.completion_tokens for s in streams)
             if level == 1:
                 out.decode.append(streams[0].decode_rate)
                 out.tokens.add((streams[0].prompt_tokens, streams[0].completion_tokens))
+        if served.native:
+            native = served.native.format(model=model.removeprefix("google/"))
+            generate = generate_body(LONG_PROMPT, cfg.max_tokens)
+            for level in LEVELS:
+                streams = await concurrent(client, native, generate, level, stream_generate)
+                out.native[level].append(aggregate_rate(streams))
+                streamed += sum(s.completion_tokens for s in streams)
+        if process is not None:
+            out.cpu_us.append((cpu_seconds(process) - spent) / streamed * 1e6)
         constrained = await stream_chat(client, url, {**long, "response_format": STORY_FORMAT})
         out.constrained.append(constrained.decode_rate)
+        out.turns.append(await conversation_turns(client, url, model))
 
 
-async def measure_openvertex_only(
-    url: str, headers: dict[str, str], cfg: Config, out: Samples
-) -> None:
+def cpu_seconds(process: psutil.Process | None) -> float:
+    """CPU time of one process so far (openvertex's own, not its runners')."""
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+async def measure_openvertex_only(served: servers.Served, cfg: Config, out: Samples) -> None:
     """Features llama.cpp's server does not offer for this model: tool calls, thinking.
 
     The tool call is compared with an unconstrained reply measured the same way
     (non-streamed, prompt cached: a call is sent whole once complete, so it has no
     first token to time decoding from).
     """
-    native = url.split("/v1/")[0] + (
-        "/v1beta1/projects/openvertex-local/locations/us-central1/publishers/google/models/"
-        "gemini-2.0-flash-001:streamGenerateContent?alt=sse"
-    )
-    async with httpx.AsyncClient(timeout=600, headers=headers) as client:
+    url, native = served.url, served.native.format(model="gemini-2.0-flash-001")
+    async with httpx.AsyncClient(timeout=600, headers=served.headers) as client:
         long = chat_body(LONG_PROMPT, cfg.max_tokens)
         for _ in range(3):  # the same request through both wires, taking turns
             out.wires["openai"].append((await stream_chat(client, url, long)).decode_rate)
@@ -163,12 +200,13 @@ def run(cfg: Config, console: Console) -> dict[str, Samples]:
         names = list(SERVERS) if round_ % 2 == 0 else list(reversed(SERVERS))
         for name in names:
             started = time.perf_counter()
-            with SERVERS[name](cfg.threads, cfg.parallel, cfg.context, RESULTS) as (url, headers):
+            with SERVERS[name](cfg.threads, cfg.parallel, cfg.context, RESULTS) as served:
                 ready = time.perf_counter() - started
                 samples[name].startup_s.append(ready)
-                asyncio.run(measure(url, headers, cfg, samples[name]))
+                model = MODELS.get(name, MODEL)
+                asyncio.run(measure(served, model, cfg, samples[name]))
                 if name == "openvertex":
-                    asyncio.run(measure_openvertex_only(url, headers, cfg, samples[name]))
+                    asyncio.run(measure_openvertex_only(served, cfg, samples[name]))
             total = time.perf_counter() - started
             console.log(
                 f"round {round_ + 1}/{cfg.repeats}: {name} ready in {ready:.1f} s, "
@@ -177,66 +215,89 @@ def run(cfg: Config, console: Console) -> dict[str, Samples]:
     return samples
 
 
-def rows(s: dict[str, Samples]) -> list[tuple[str, str, str, str]]:
-    """(metric, openvertex, llama.cpp, openvertex/llama.cpp) as display strings."""
-    ov, ref = s["openvertex"], s["llama.cpp"]
+def rows(s: dict[str, Samples]) -> list[tuple[str, ...]]:
+    """(metric, openvertex, default install, llama.cpp, ratios to llama.cpp) as strings."""
+    ov, dflt, ref = s["openvertex"], s["default install"], s["llama.cpp"]
 
-    def row(label: str, a: float, b: float, fmt: str = "{:.1f}") -> tuple[str, str, str, str]:
-        return label, fmt.format(a), fmt.format(b), f"{a / b:.2f}" if b else "-"
+    def row(label: str, get: Callable[[Samples], list[float]], fmt: str = "{:.1f}") -> tuple:
+        a, d, b = (median(get(x)) for x in (ov, dflt, ref))
+        ratio = [f"{v / b:.2f}" if b and v == v else "-" for v in (a, d)]  # v == v: not NaN
+        return label, *(fmt.format(v) if v == v else "-" for v in (a, d, b)), *ratio
 
-    ttft_ov, ttft_ref = median(ov.ttft_ms), median(ref.ttft_ms)
+    def text(label: str, a: str, d: str = "", b: str = "") -> tuple[str, ...]:
+        return label, a, d, b, "", ""
+
+    ttft = [median(x.ttft_ms) for x in (ov, dflt, ref)]
     table = [
-        row("decode tok/s, 1 stream (median)", median(ov.decode), median(ref.decode)),
-        row("time to first token, ms (median)", ttft_ov, ttft_ref),
-        ("TTFT overhead, ms (openvertex - llama.cpp)", f"{ttft_ov - ttft_ref:+.1f}", "", ""),
+        row("decode tok/s, 1 stream (median)", lambda x: x.decode),
+        row("time to first token, ms (median)", lambda x: x.ttft_ms),
+        text(
+            "TTFT overhead, ms (openvertex - llama.cpp)",
+            f"{ttft[0] - ttft[2]:+.1f}",
+            f"{ttft[1] - ttft[2]:+.1f}",
+        ),
     ]
     for n in LEVELS:
         label = f"aggregate decode tok/s, {n} stream{'s' if n > 1 else ''}"
-        table.append(row(label, median(ov.aggregate[n]), median(ref.aggregate[n])))
-    table.append(row("startup to ready, s (median)", median(ov.startup_s), median(ref.startup_s)))
+        table.append(row(label, lambda x, n=n: x.aggregate[n]))
+    for n in LEVELS:
+        label = f"aggregate decode tok/s, {n} stream{'s' if n > 1 else ''}, generateContent"
+        table.append(row(label, lambda x, n=n: x.native[n]))
     table.append(
-        row("schema-constrained decode tok/s", median(ov.constrained), median(ref.constrained))
+        text(
+            "openvertex CPU per streamed token, µs (its own process, both wires)",
+            f"{median(ov.cpu_us):.0f}",
+            f"{median(dflt.cpu_us):.0f}",
+        )
     )
+    table.append(row("startup to ready, s (median)", lambda x: x.startup_s))
+    table.append(row("time to first token, a conversation's first turn, ms", first_turns))
+    table.append(row("time to first token, its second turn, ms", second_turns))
+    table.append(row("schema-constrained decode tok/s", lambda x: x.constrained))
     table.append(
-        (
+        text(
             "constrained / unconstrained decode",
             f"{median(ov.constrained) / median(ov.decode):.2f}",
+            f"{median(dflt.constrained) / median(dflt.decode):.2f}",
             f"{median(ref.constrained) / median(ref.decode):.2f}",
-            "",
         )
     )
     table.append(
-        (
+        text(
             "tool-call decode tok/s (required) / unconstrained",
             f"{median(ov.tool_call):.1f} / {median(ov.unstreamed):.1f} = "
             f"{median(ov.tool_call) / median(ov.unstreamed):.2f}",
-            "-",
-            "",
         )
     )
     gemini, openai = median(ov.wires["gemini"]), median(ov.wires["openai"])
     table.append(
-        (
+        text(
             "decode tok/s, 1 stream: generateContent / chat completions (same server)",
             f"{gemini:.1f} / {openai:.1f} = {gemini / openai:.2f}",
-            "-",
-            "",
         )
     )
     cold, cached = schema_build_ms()
     table.append(
-        ("JSON-schema grammar check+build, ms: cold / cached", f"{cold:.2f} / {cached:.3f}", "", "")
+        text("JSON-schema grammar check+build, ms: cold / cached", f"{cold:.2f} / {cached:.3f}")
     )
 
     rtf, ocr_ms = media_timings()
-    table.append(("transcription, audio s per wall s (Whisper tiny.en)", rtf, "", ""))
-    table.append(("OCR per image, ms (900x160, one line; median of 5)", ocr_ms, "", ""))
+    table.append(text("transcription, audio s per wall s (Whisper tiny.en)", rtf))
+    table.append(text("OCR per image, ms (900x160, one line; median of 5)", ocr_ms))
 
     def tokens(x: Samples) -> str:
         return ", ".join(f"{p}/{c}" for p, c in sorted(x.tokens))
 
-    table.append(("tokens in/out, 1 stream (check)", tokens(ov), tokens(ref), ""))
+    table.append(text("tokens in/out, 1 stream (check)", tokens(ov), tokens(dflt), tokens(ref)))
     return table
+
+
+def first_turns(x: Samples) -> list[float]:
+    return [first for first, _ in x.turns]
+
+
+def second_turns(x: Samples) -> list[float]:
+    return [second for _, second in x.turns]
 
 
 THINKING_COLUMNS = ("reasoning_effort", "budget", "reply s", "thinking tokens", "answer tokens")
@@ -322,7 +383,14 @@ def header(cfg: Config) -> str:
     )
 
 
-COLUMNS = ("metric", "openvertex", "llama.cpp", "ratio ov/ref")
+COLUMNS = (
+    "metric",
+    "openvertex",
+    "default install",
+    "llama.cpp",
+    "ratio ov/ref",
+    "ratio default/ref",
+)
 
 
 def to_markdown(cfg: Config, *tables: tuple[tuple[str, ...], list[tuple[str, ...]]]) -> str:
@@ -353,6 +421,9 @@ def parse_args() -> Config:
     )
     parser.add_argument("--no-models", action="store_true", help="skip two models in one server")
     parser.add_argument(
+        "--no-speculation", action="store_true", help="skip n-gram drafts vs llama.cpp"
+    )
+    parser.add_argument(
         "--no-quality", action="store_true", help="skip answer quality per model tier"
     )
     parser.add_argument("--no-speech", action="store_true", help="skip Whisper tiny.en vs base")
@@ -369,6 +440,7 @@ def parse_args() -> Config:
         replicas=not a.no_replicas,
         embeddings=not a.no_embeddings,
         models=not a.no_models,
+        speculation=not a.no_speculation,
         quality=not a.no_quality,
         speech=not a.no_speech,
     )
@@ -424,6 +496,14 @@ def main() -> None:
             view.add_row(*r)
         console.print(view)
         tables.append((models.COLUMNS, models_table))
+    if cfg.speculation:
+        rounds = max(1, cfg.repeats - 1)
+        speculation_table = speculation.run(speculation.MODELS, rounds, 200, RESULTS, console.log)
+        view = Table(*speculation.COLUMNS, title="n-gram speculation (medians)")
+        for r in speculation_table:
+            view.add_row(*r)
+        console.print(view)
+        tables.append((speculation.COLUMNS, speculation_table))
     text = to_markdown(cfg, *tables)
     if cfg.quality:  # its own servers, one per tier (quality.py); markdown already
         quality_table = quality.run_quality(quality.DEFAULT_TIERS, quick=cfg.repeats == 1)

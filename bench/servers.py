@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -75,12 +76,15 @@ def _google_auth_headers(key_file: Path) -> dict[str, str]:
 
 
 @contextmanager
-def openvertex_server(work: Path, *flags: str) -> Iterator[tuple[str, Path, int]]:
+def openvertex_server(
+    work: Path, *flags: str, one_model: bool = True
+) -> Iterator[tuple[str, Path, int]]:
     """`python -m openvertex serve FLAGS` with auth on, ready when GET /readyz answers 200;
-    yields its base URL, data dir and pid."""
+    yields its base URL, data dir and pid. `one_model`: the embedded model under every
+    name, as llama.cpp serves it, unless FLAGS name a model; else the default install."""
     port = free_port()
     data = work / "openvertex-data"
-    if "--model" not in flags:  # the embedded model under every name, as llama.cpp serves it
+    if one_model and "--model" not in flags and "--config" not in flags:
         flags = ("--model", "smollm2-135m", *flags)
     cmd = [
         sys.executable, "-m", "openvertex", "serve", "--port", str(port), *flags,
@@ -95,26 +99,54 @@ def openvertex_server(work: Path, *flags: str) -> Iterator[tuple[str, Path, int]
         yield base, data, proc.pid
 
 
+@dataclass(frozen=True)
+class Served:
+    """A server under test: its chat completions URL, the headers every request carries,
+    and, for openvertex, its native streaming URL for a model and its process id."""
+
+    url: str
+    headers: dict[str, str]
+    native: str = ""  # `:streamGenerateContent?alt=sse`, with `{model}` to fill in
+    pid: int | None = None
+
+
 @contextmanager
-def openvertex(
-    threads: int, parallel: int, context: int, work: Path
-) -> Iterator[tuple[str, dict[str, str]]]:
-    """openvertex on the embedded model, driven through the Vertex-style path with a real
-    access token, as a user's requests would be."""
-    with openvertex_server(work, *_shared_flags(threads, parallel, context)) as (base, data, _):
+def openvertex_flags(work: Path, *flags: str, one_model: bool = True) -> Iterator[Served]:
+    """openvertex started with FLAGS, as `openvertex_server` starts it."""
+    with openvertex_server(work, *flags, one_model=one_model) as (base, data, pid):
         headers = _google_auth_headers(data / "openvertex-local-key.json")
-        vertex = f"{base}/v1/projects/openvertex-local/locations/us-central1/endpoints/openapi"
-        yield f"{vertex}/chat/completions", headers
+        vertex = f"{base}/v1/projects/openvertex-local/locations/us-central1"
+        native = f"{vertex}/publishers/google/models/{{model}}:streamGenerateContent?alt=sse"
+        yield Served(f"{vertex}/endpoints/openapi/chat/completions", headers, native, pid)
+
+
+@contextmanager
+def openvertex(threads: int, parallel: int, context: int, work: Path) -> Iterator[Served]:
+    """openvertex serving the embedded model alone, driven through the Vertex-style path
+    with a real access token, as a user's requests would be. The cores follow its work
+    (no `--threads`); no n-gram drafts, which would learn the bench's repeated prompt."""
+    flags = ("--parallel", str(parallel), "--context", str(context), "--speculative", "none")
+    with openvertex_flags(work, *flags, one_model=True) as served:
+        yield served
+
+
+@contextmanager
+def openvertex_default(threads: int, parallel: int, context: int, work: Path) -> Iterator[Served]:
+    """The default install (`openvertex serve`: every installed tier, each model preloaded,
+    the embedding model), asked with the flash-lite name, whose model is the embedded one."""
+    flags = ("--parallel", str(parallel), "--context", str(context), "--speculative", "none")
+    with openvertex_flags(work, *flags, one_model=False) as served:
+        yield served
 
 
 @contextmanager
 def llama_reference(
-    threads: int, parallel: int, context: int, work: Path
-) -> Iterator[tuple[str, dict[str, str]]]:
+    threads: int, parallel: int, context: int, work: Path, model: str | None = None
+) -> Iterator[Served]:
     """bench/llama_server.py (llama.cpp's server), ready when GET /health answers 200."""
     cmd = [
         sys.executable, str(HERE / "llama_server.py"), "--port", str(free_port()),
-        *_shared_flags(threads, parallel, context),
+        *_shared_flags(threads, parallel, context), *(("--model", model) if model else ()),
     ]  # fmt: skip
     log = work / "llama-server.log"
     with process(cmd, log) as proc:
@@ -128,4 +160,4 @@ def llama_reference(
             return bool(base) and httpx.get(f"{base}/health", timeout=2).status_code == 200
 
         wait_until(ready, proc, log)
-        yield f"{base}/v1/chat/completions", {}
+        yield Served(f"{base}/v1/chat/completions", {})

@@ -8,6 +8,7 @@ alone computes with every core, two busy models share them.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -180,3 +181,46 @@ def test_a_model_busy_alone_computes_with_every_core(two_models):
                 thread.join(timeout=60)
     assert alone == [cores, 0], alone  # the other model is loaded, and idle
     assert both == [cores // 2, cores // 2], both
+
+
+def test_speculative_types_are_xllamacpp_s():
+    import xllamacpp
+
+    from openvertex.engines.llamacpp.engine import SPECULATIVE_TYPES
+
+    kinds = xllamacpp.common_speculative_type
+    assert {
+        "none": int(kinds.COMMON_SPECULATIVE_TYPE_NONE),
+        "ngram-simple": int(kinds.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE),
+        "ngram-mod": int(kinds.COMMON_SPECULATIVE_TYPE_NGRAM_MOD),
+    } == SPECULATIVE_TYPES
+
+
+def test_n_gram_drafts_when_asked(tmp_path: Path):
+    """`speculative = "ngram-mod"`: llama.cpp drafts from n-grams it has seen and checks
+    each draft in one batch; the reply is the model's own, schema and all."""
+    srv = start_server(tmp_path, "--no-auth", "--parallel", "1", "--speculative", "ngram-mod")
+    try:
+        card = httpx.get(f"{srv.url}/v1/models/gemini-2.0-flash", timeout=10).json()
+        assert card["openvertex"]["speculative"] == "ngram-mod"
+        schema = {
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": {"type": "string"}, "minItems": 8}},
+            "required": ["items"],
+        }
+        body = {
+            "model": NAMES[1],
+            "messages": [{"role": "user", "content": "List eight fruits."}],
+            "max_tokens": 200,
+            "temperature": 0,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "L", "schema": schema},
+            },
+        }
+        for _ in range(2):  # the second reply drafts from the first's n-grams
+            reply = httpx.post(f"{srv.url}/v1/chat/completions", json=body, timeout=120)
+            assert reply.status_code == 200, reply.text
+            assert len(json.loads(reply.json()["choices"][0]["message"]["content"])["items"]) >= 8
+    finally:
+        stop_server(srv)

@@ -89,6 +89,7 @@ def build_engine(
         context_per_slot=entry.context or settings.context,
         threads=threads,
         sampling=model.sampling,
+        speculative=entry.speculative or settings.speculative,
         preload=settings.preload,
     )
     return engine, model.sampling

@@ -140,6 +140,12 @@ def serve(
         int | None,
         typer.Option(help="CPU threads of each model; unset, the models computing share them."),
     ] = None,
+    speculative: Annotated[
+        str | None,
+        typer.Option(
+            help="n-gram drafts: none (the default), ngram-mod or ngram-simple.",
+        ),
+    ] = None,
     preload: Annotated[
         bool | None,
         typer.Option(
@@ -203,6 +209,7 @@ def serve(
         context=context,
         threads=threads,
         preload=preload,
+        speculative=speculative,
         public_url=public_url,
         queue=queue,
         grace_seconds=grace,

@@ -30,6 +30,10 @@ VERTEX_MODEL_NAMES = [*LITE_NAMES, *FLASH_NAMES, *PRO_NAMES]
 EMBEDDING_MODEL_NAMES = ["text-embedding-005", "text-embedding-004", "gemini-embedding-001"]
 
 
+# llama.cpp's draftless speculative decoding (see `speculative` below).
+Speculative = Literal["none", "ngram-mod", "ngram-simple"]
+
+
 class ModelConfig(BaseModel):
     """One engine and the names it answers to (a `[[models]]` table).
 
@@ -47,6 +51,9 @@ class ModelConfig(BaseModel):
     context: int | None = Field(default=None, ge=256)
     threads: int | None = Field(
         default=None, ge=1, description="CPU threads of this model; `threads` if unset"
+    )
+    speculative: Speculative | None = Field(
+        default=None, description="the server's `speculative`, for this model"
     )
     upstreams: list[str] = Field(default_factory=list, description="base URLs, each ending /v1")
     upstream_model: str | None = Field(default=None, description="the name the upstream knows")
@@ -128,6 +135,13 @@ class Settings(BaseSettings):
     default_top_p: float | None = Field(default=None, ge=0, le=1)
     keep_alive_seconds: float | None = Field(
         default=300, ge=0, description="an idle in-process model unloads after this; None: never"
+    )
+    speculative: Speculative = Field(
+        default="none",
+        description="drafts from n-grams already seen, checked in one batch: ngram-mod (a "
+        "pool of every request's tokens; much faster on code and JSON, but seeded sampling "
+        "no longer reproduces and projects share the pool) or ngram-simple (the request's "
+        "own tokens)",
     )
     preload: bool = Field(
         default=True,

@@ -45,6 +45,8 @@ from openvertex.engines.prompted.turns import turns_of, with_system_instruction
 from openvertex.errors import Internal, InvalidArgument, OpenVertexError, Unavailable
 
 _RANDOM_SEED = 0xFFFFFFFF  # llama.cpp's "pick a random seed"
+# xllamacpp's `common_speculative_type` values (its enum; the parent does not import it).
+SPECULATIVE_TYPES = {"none": 0, "ngram-simple": 6, "ngram-mod": 9}
 
 
 class LlamaCppEngine:
@@ -60,12 +62,14 @@ class LlamaCppEngine:
         context_per_slot: int = 4096,
         threads: int | None = None,
         sampling: Sampling | None = None,
+        speculative: str = "none",
         preload: bool = False,
     ) -> None:
         self._weights = weights
         self.name = name
         self.file = file
         self.sampling = sampling or Sampling()
+        self.speculative = speculative
         self.parallel = parallel
         self.context_per_slot = context_per_slot
         runner = Runner(name, self._params, threads)
@@ -100,6 +104,7 @@ class LlamaCppEngine:
                     else "the cores follow the work"
                 ),
                 "parallel_slots": str(self.parallel),
+                "speculative": self.speculative,
                 "thinking": (
                     "native" if self._markers.native else "prompted (not trained to think)"
                 )
@@ -129,6 +134,7 @@ class LlamaCppEngine:
             # A history that changed in the middle (thoughts dropped from an earlier turn)
             # still reuses what follows the change, moved into place, from 64 tokens on.
             "n_cache_reuse": 64,
+            "speculative.types": [SPECULATIVE_TYPES[self.speculative]],
         }
 
     async def _learn(self, runner: Runner) -> None:

@@ -222,7 +222,6 @@ def _serve() -> None:
         for parent in parents:
             target = getattr(target, parent)
         setattr(target, leaf, value)
-    socket = Path(setup["params"]["hostnames"][0])
     try:
         server = xllamacpp.Server(params)
     except Exception as exc:  # damaged weights, too little memory: say why, then go
@@ -231,6 +230,7 @@ def _serve() -> None:
     limit = None
     if follow := setup["follow"]:
         limit = thread_limit.install(follow["library"], follow["offset"], follow["threads"])
+    socket = Path(server.listening_address.removeprefix("unix://"))
     answer = {"socket": str(socket), "follows": limit is not None}
     if limit is not None:
         answer["threads"] = limit.threads
@@ -239,8 +239,10 @@ def _serve() -> None:
     for line in sys.stdin:  # ends when openvertex closes the pipe, or dies
         if limit is not None and line.strip().isdigit():
             limit.threads = max(1, int(line))
-    del server
+    # Gone at once, with no destructor: llama.cpp's would join a thread that may be
+    # waiting for the GIL this thread holds (in ThreadLimit), and the memory goes anyway.
     shutil.rmtree(socket.parent, ignore_errors=True)
+    os._exit(0)
 
 
 if __name__ == "__main__":
