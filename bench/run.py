@@ -221,7 +221,9 @@ def rows(s: dict[str, Samples]) -> list[tuple[str, ...]]:
 
     def row(label: str, get: Callable[[Samples], list[float]], fmt: str = "{:.1f}") -> tuple:
         a, d, b = (median(get(x)) for x in (ov, dflt, ref))
-        ratio = [f"{v / b:.2f}" if b and v == v else "-" for v in (a, d)]  # v == v: not NaN
+        ratio = [
+            f"{v / b:.2f}" if b and b == b and v == v else "-" for v in (a, d)
+        ]  # x == x: not NaN
         return label, *(fmt.format(v) if v == v else "-" for v in (a, d, b)), *ratio
 
     def text(label: str, a: str, d: str = "", b: str = "") -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from typing import Any
 
 from pydantic_core import from_json
 
+from openvertex.engines.llamacpp import thread_limit
 from openvertex.engines.llamacpp.runner_http import Exchange, RunnerGone, open_exchange
 from openvertex.errors import Unavailable
 
@@ -108,9 +109,9 @@ class Runner:
             "cpuparams.n_threads": threads,
             "cpuparams_batch.n_threads": threads,
         }
-        follow = None
-        if self.pinned is None and (found := await asyncio.to_thread(thread_limit_site)):
-            follow = {"library": found[0], "offset": found[1], "threads": self._threads}
+        follow, sent = None, self._threads
+        if self.pinned is None and (site := await asyncio.to_thread(thread_limit.extension)):
+            follow = {"library": site[0], "offset": site[1], "threads": sent}
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -129,7 +130,7 @@ class Runner:
             why = answer.get("error") or line.strip()
             raise RuntimeError(why or f"its process exited with code {code} while loading")
         self.follows = bool(answer.get("follows"))
-        if self.follows and answer.get("threads") != self._threads:  # changed while loading
+        if self.follows and self._threads != sent:  # its share changed while it loaded
             self._process.stdin.write(b"%d\n" % self._threads)
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._socket = answer["socket"]
@@ -193,19 +194,10 @@ class Runner:
         )
 
 
-def thread_limit_site() -> tuple[str, int] | None:
-    """Where a runner can change its thread count (see `thread_limit.py`), read once."""
-    from openvertex.engines.llamacpp.thread_limit import extension
-
-    return extension()
-
-
 def _serve() -> None:
     """The child: load the model, hand back its socket, then take thread counts until
     stdin closes."""
     import xllamacpp
-
-    from openvertex.engines.llamacpp import thread_limit
 
     # Signals are for openvertex, which drains its requests, then ends this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -232,8 +224,6 @@ def _serve() -> None:
         limit = thread_limit.install(follow["library"], follow["offset"], follow["threads"])
     socket = Path(server.listening_address.removeprefix("unix://"))
     answer = {"socket": str(socket), "follows": limit is not None}
-    if limit is not None:
-        answer["threads"] = limit.threads
     handshake.write(json.dumps(answer) + "\n")
     handshake.close()
     for line in sys.stdin:  # ends when openvertex closes the pipe, or dies
