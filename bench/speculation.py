@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import servers
-from measure import Stream, stream_chat
+from measure import Stream, chat_body, stream_chat
 
 SETS = Path(__file__).resolve().parent / "sets" / "speculation.json"
 KINDS = ("json", "code", "extraction", "prose")
@@ -50,16 +50,7 @@ def requests(max_tokens: int) -> list[tuple[str, dict[str, Any]]]:
     sets = json.loads(SETS.read_text())
 
     def body(text: str, **extra: Any) -> dict[str, Any]:
-        return {
-            "model": "google/gemini-2.0-flash",
-            "messages": [{"role": "user", "content": text}],
-            "max_tokens": max_tokens,
-            "temperature": 0,
-            "seed": 42,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            **extra,
-        }
+        return {**chat_body(text, max_tokens), "model": "google/gemini-2.0-flash", **extra}
 
     def schema(name: str, value: dict) -> dict[str, Any]:
         return {"type": "json_schema", "json_schema": {"name": name, "schema": value}}

@@ -52,22 +52,13 @@ class Drain:
             self._waiting.discard(task)
 
     async def cut(self, events: AsyncIterator[T]) -> AsyncIterator[T]:
-        """Pass `events` through, each one bounded by the deadline (`bounded` written out:
-        this runs once per token)."""
+        """Pass `events` through, each one bounded by the deadline."""
         async with aclosing(events):  # type: ignore[type-var]
             while True:
-                step = anext(events)
-                task = self._enter(step)
                 try:
-                    event = await step
+                    event = await self.bounded(anext(events))
                 except StopAsyncIteration:
                     return
-                except asyncio.CancelledError:
-                    if self._ended(task):
-                        raise self._unavailable() from None
-                    raise
-                finally:
-                    self._waiting.discard(task)
                 yield event
 
     def _enter(self, work: Awaitable[object]) -> asyncio.Task:
