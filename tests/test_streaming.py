@@ -99,11 +99,19 @@ async def test_concurrent_streams_are_decoded_together(aclient):
 
 
 def _cpu_seconds(process: psutil.Process, interval: float) -> float:
-    """CPU time of the server and its model runners over `interval`."""
+    """CPU time of the server and its model runners over `interval` (a runner that ends
+    meanwhile, an idle model unloading, counts for nothing)."""
     processes = [process, *process.children(recursive=True)]
-    before = sum(sum(p.cpu_times()[:2]) for p in processes)
+
+    def used(p: psutil.Process) -> float:
+        try:
+            return sum(p.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            return 0.0
+
+    before = {p.pid: used(p) for p in processes}
     time.sleep(interval)
-    return sum(sum(p.cpu_times()[:2]) for p in processes) - before
+    return sum(max(0.0, used(p) - before[p.pid]) for p in processes)
 
 
 def _wait_for(server, busy: bool) -> None:

@@ -131,9 +131,8 @@ class LlamaCppEngine:
             "n_ctx": self.parallel * self.context_per_slot,  # llama.cpp splits it per slot
             "cache_prompt": True,
             "cache_ram_mib": 0,  # it would carry a prompt to another project's slot
-            # A history that changed in the middle (thoughts dropped from an earlier turn)
-            # still reuses what follows the change, moved into place, from 64 tokens on.
-            "n_cache_reuse": 64,
+            # No n_cache_reuse: cached chunks moved into place (a history changed in the
+            # middle) round differently from a prompt read afresh, and a seed must reproduce.
             "speculative.types": [SPECULATIVE_TYPES[self.speculative]],
         }
 

@@ -42,11 +42,11 @@ class Slots:
 
     def _choose(self, scope: str, prompt: str) -> int:
         best, most = self._free[0], 0  # least recently used first
-        worth = min(len(prompt) // 2, _LONG)
-        for slot in self._free:
+        worth = max(1, min(len(prompt) // 2, _LONG))
+        for slot in self._free:  # on a tie the one used last wins: a repeat runs where it ran
             if self._scope.get(slot) == scope:
                 common = shared(self._text.get(slot, ""), prompt)
-                if common > most and common >= worth:
+                if common >= max(most, worth):
                     best, most = slot, common
         return best
 
