@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import platform
 import shutil
@@ -71,7 +72,7 @@ ServerFactory = Callable[[int, int, int, Path], AbstractContextManager[servers.S
 # and the reference.
 SERVERS: dict[str, ServerFactory] = {
     "openvertex": servers.openvertex,
-    "default install": servers.openvertex_default,
+    "default install": functools.partial(servers.openvertex, one_model=False),
     "llama.cpp": servers.llama_reference,
 }
 MODELS = {"openvertex": MODEL, "default install": "google/gemini-2.0-flash-lite"}
@@ -253,8 +254,13 @@ def rows(s: dict[str, Samples]) -> list[tuple[str, ...]]:
         )
     )
     table.append(row("startup to ready, s (median)", lambda x: x.startup_s))
-    table.append(row("time to first token, a conversation's first turn, ms", first_turns))
-    table.append(row("time to first token, its second turn, ms", second_turns))
+    table.append(
+        row(
+            "time to first token, a conversation's first turn, ms",
+            lambda x: [t[0] for t in x.turns],
+        )
+    )
+    table.append(row("time to first token, its second turn, ms", lambda x: [t[1] for t in x.turns]))
     table.append(row("schema-constrained decode tok/s", lambda x: x.constrained))
     table.append(
         text(
@@ -294,14 +300,6 @@ def rows(s: dict[str, Samples]) -> list[tuple[str, ...]]:
     return table
 
 
-def first_turns(x: Samples) -> list[float]:
-    return [first for first, _ in x.turns]
-
-
-def second_turns(x: Samples) -> list[float]:
-    return [second for _, second in x.turns]
-
-
 THINKING_COLUMNS = ("reasoning_effort", "budget", "reply s", "thinking tokens", "answer tokens")
 
 
@@ -325,7 +323,7 @@ def thinking_rows(s: dict[str, Samples]) -> list[tuple[str, ...]]:
 
 def schema_build_ms() -> tuple[float, float]:
     """openvertex's schema check and grammar build, first time and from its cache."""
-    from openvertex.engines.llamacpp import grammar as constraints
+    from openvertex.engines.constraints import grammar as constraints
 
     constraints._guided.cache_clear()
     times = []

@@ -121,21 +121,16 @@ def openvertex_flags(work: Path, *flags: str, one_model: bool = True) -> Iterato
 
 
 @contextmanager
-def openvertex(threads: int, parallel: int, context: int, work: Path) -> Iterator[Served]:
-    """openvertex serving the embedded model alone, driven through the Vertex-style path
-    with a real access token, as a user's requests would be. The cores follow its work
-    (no `--threads`); no n-gram drafts, which would learn the bench's repeated prompt."""
+def openvertex(
+    threads: int, parallel: int, context: int, work: Path, *, one_model: bool = True
+) -> Iterator[Served]:
+    """openvertex driven through the Vertex-style path with a real access token, as a
+    user's requests would be: serving the embedded model alone, or (`one_model=False`) the
+    default install (every installed tier, each preloaded, and the embedding model). The
+    cores follow the work (no `--threads`); no n-gram drafts, which would learn the bench's
+    repeated prompt."""
     flags = ("--parallel", str(parallel), "--context", str(context), "--speculative", "none")
-    with openvertex_flags(work, *flags, one_model=True) as served:
-        yield served
-
-
-@contextmanager
-def openvertex_default(threads: int, parallel: int, context: int, work: Path) -> Iterator[Served]:
-    """The default install (`openvertex serve`: every installed tier, each model preloaded,
-    the embedding model), asked with the flash-lite name, whose model is the embedded one."""
-    flags = ("--parallel", str(parallel), "--context", str(context), "--speculative", "none")
-    with openvertex_flags(work, *flags, one_model=False) as served:
+    with openvertex_flags(work, *flags, one_model=one_model) as served:
         yield served
 
 

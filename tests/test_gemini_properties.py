@@ -18,7 +18,7 @@ from test_validation_properties import PROPERTIES, json_values
 
 from openvertex.api.errors import _validation_message
 from openvertex.api.gemini.request import GenerateContentRequest, to_generation_request
-from openvertex.engines.llamacpp.output import reply_grammar
+from openvertex.engines.constraints.output import reply_grammar
 from openvertex.errors import OpenVertexError
 
 TYPES = ["STRING", "INTEGER", "NUMBER", "BOOLEAN", "ARRAY", "OBJECT", "NULL", "string", "FOO"]

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from openvertex.api.errors import _validation_message
 from openvertex.api.openai.request import ChatCompletionRequest, to_generation_request
 from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS
-from openvertex.engines.llamacpp.output import reply_grammar
+from openvertex.engines.constraints.output import reply_grammar
 from openvertex.errors import OpenVertexError
 
 PROPERTIES = settings(

@@ -27,9 +27,9 @@ from openvertex.api.limits import BodySizeLimit
 from openvertex.api.openai import chat, completions, embeddings, images, models
 from openvertex.api.openapi import install as install_openapi
 from openvertex.catalog import DEFAULT_EMBEDDING, source
-from openvertex.catalog.entries import Sampling
 from openvertex.config import ModelConfig, Settings
 from openvertex.console import routes as console
+from openvertex.core.request import DefaultSampling
 from openvertex.engines.base import Embedder, Engine
 from openvertex.engines.llamacpp.embedder import LlamaCppEmbedder
 from openvertex.engines.llamacpp.engine import LlamaCppEngine
@@ -58,12 +58,12 @@ access_log = logging.getLogger("openvertex.access")
 
 def build_engine(
     entry: ModelConfig, settings: Settings, residency: Residency
-) -> tuple[Engine | Embedder, Sampling]:
+) -> tuple[Engine | Embedder, DefaultSampling]:
     """An upstream pool for an entry with `upstreams`, else llama.cpp in a runner process;
     with the sampling its model's authors recommend."""
     threads = entry.threads or settings.threads  # unset: the cores follow the work
     if entry.upstreams:
-        return build_upstream(entry), Sampling()
+        return build_upstream(entry), DefaultSampling()
     if entry.embedding:
         model = source(entry.model, settings.data_dir, default=DEFAULT_EMBEDDING)
         embedder = LlamaCppEmbedder(
@@ -75,7 +75,7 @@ def build_engine(
             context=entry.context or 2048,
             threads=threads,
         )
-        return embedder, Sampling()
+        return embedder, DefaultSampling()
     model = source(entry.model, settings.data_dir)
     if model.missing:  # a chat model is asked for by name: refuse to start without it
         raise FileNotFoundError(model.missing)

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openvertex.catalog.entries import ENTRIES, CatalogEntry, Sampling
+from openvertex.catalog.entries import ENTRIES, CatalogEntry
 from openvertex.catalog.weights import find, installed, pull_hint, target, weights_path
+from openvertex.core.request import DefaultSampling
 
 DEFAULT_CHAT = "smollm2-135m"
 DEFAULT_EMBEDDING = "nomic-embed-text-v1.5"
@@ -35,7 +36,7 @@ class ModelSource:
     file: str  # the GGUF's file name
     footprint: int  # bytes
     path: Callable[[], Path]
-    sampling: Sampling = field(default_factory=Sampling)
+    sampling: DefaultSampling = field(default_factory=DefaultSampling)
     missing: str | None = None  # what to run to install it, if it is not there
 
 

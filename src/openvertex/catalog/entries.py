@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from openvertex.core.request import DefaultSampling
+
 Kind = Literal["chat", "embedding", "speech"]
 
 
@@ -50,16 +52,6 @@ class Assembly:
 
 
 @dataclass(frozen=True, slots=True)
-class Sampling:
-    """The defaults a model's authors recommend; a request's own values win."""
-
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    repeat_penalty: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class CatalogEntry:
     name: str
     kind: Kind
@@ -70,7 +62,7 @@ class CatalogEntry:
     capabilities: str
     speed: str  # measured here: 2 cores, x86_64
     assembly: Assembly | None = None  # None: the wheels' files are read in place (Whisper)
-    sampling: Sampling = field(default_factory=Sampling)
+    sampling: DefaultSampling = field(default_factory=DefaultSampling)
     aliases: tuple[str, ...] = ()
 
     @property
@@ -83,7 +75,7 @@ class CatalogEntry:
 
 
 # Qwen's generation_config.json: temperature 0.7, top_p 0.8, top_k 20, repetition 1.05.
-QWEN_SAMPLING = Sampling(temperature=0.7, top_p=0.8, top_k=20, repeat_penalty=1.05)
+QWEN_SAMPLING = DefaultSampling(temperature=0.7, top_p=0.8, top_k=20, repeat_penalty=1.05)
 
 
 def _joined(wheels: tuple[Wheel, ...], package: str, file: str, sha256: str) -> Assembly:

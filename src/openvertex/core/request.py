@@ -106,6 +106,16 @@ class Sampling:
 
 
 @dataclass(frozen=True, slots=True)
+class DefaultSampling:
+    """The sampling a model's authors recommend; a request's own values win."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repeat_penalty: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Thinking:
     """How long the model may think, and whether its thoughts are shown.
 

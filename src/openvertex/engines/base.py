@@ -84,5 +84,17 @@ class Embedder(Protocol):
         ...
 
 
+class Residency(Protocol):
+    """What the server drives of the models an engine loads in process: their loads at
+    start-up and their idle sweep."""
+
+    preloaded: bool  # the start-up loads are done (or were not wanted)
+
+    async def preload(self) -> None: ...
+
+    async def run(self) -> None:
+        """Unload what stays idle, until cancelled."""
+
+
 def embeds(engine: Engine | Embedder) -> bool:
     return "embedding" in engine.capabilities.output_modalities

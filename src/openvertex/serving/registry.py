@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from openvertex.engines.base import Embedder, Engine
-from openvertex.engines.llamacpp.residency import Residency
+from openvertex.engines.base import Embedder, Engine, Residency
 from openvertex.serving.admission import Admission
 
 

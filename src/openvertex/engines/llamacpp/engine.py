@@ -22,12 +22,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from openvertex.catalog.entries import Sampling
 from openvertex.core.events import Event, Finish, TextDelta, TokenLogprob, Usage
-from openvertex.core.request import GenerationRequest
+from openvertex.core.request import DefaultSampling, GenerationRequest
 from openvertex.engines.base import Capabilities, Token
+from openvertex.engines.constraints.output import output_instruction, reply_grammar
 from openvertex.engines.llamacpp.chat_template import ChatTemplate
-from openvertex.engines.llamacpp.output import output_instruction, reply_grammar
 from openvertex.engines.llamacpp.residency import Residency, Resident
 from openvertex.engines.llamacpp.runner import XLLAMACPP, Params, Runner
 from openvertex.engines.llamacpp.slots import Slots
@@ -61,14 +60,14 @@ class LlamaCppEngine:
         parallel: int = 4,
         context_per_slot: int = 4096,
         threads: int | None = None,
-        sampling: Sampling | None = None,
+        sampling: DefaultSampling | None = None,
         speculative: str = "none",
         preload: bool = False,
     ) -> None:
         self._weights = weights
         self.name = name
         self.file = file
-        self.sampling = sampling or Sampling()
+        self.sampling = sampling or DefaultSampling()
         self.speculative = speculative
         self.parallel = parallel
         self.context_per_slot = context_per_slot
@@ -240,7 +239,7 @@ class LlamaCppEngine:
 
 
 def _completion_body(
-    request: GenerationRequest, grammar: str | None, phase: Phase, defaults: Sampling
+    request: GenerationRequest, grammar: str | None, phase: Phase, defaults: DefaultSampling
 ) -> dict[str, Any]:
     s = request.sampling
     body: dict[str, Any] = {

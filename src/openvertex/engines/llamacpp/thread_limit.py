@@ -86,7 +86,9 @@ def install(library: str, offset: int, threads: int) -> ThreadLimit | None:
     if base is None or libgomp is None:
         return None
     entry = base + offset
-    writable = any(low <= entry < high and rw for low, high, rw, _, path in maps)
+    writable = any(
+        low <= entry < high and rw for low, high, rw, _, path in maps if path == library_path
+    )
     if not writable:  # linked with full RELRO: the table is read-only
         return None
     limit = ThreadLimit(threads, str(libgomp))

@@ -37,7 +37,7 @@ from openvertex.core.request import (
     Text,
     ToolUse,
 )
-from openvertex.engines.llamacpp.output import output_instruction, reply_grammar
+from openvertex.engines.constraints.output import output_instruction, reply_grammar
 from openvertex.engines.prompted.tool_format import as_plain_text, template_tool
 from openvertex.engines.prompted.turns import Turn, turns_of, with_system_instruction
 from openvertex.media.images import sniff_image

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 
 from openvertex.core.request import GenerationRequest, JsonOutput, LiteralOutput, Output
-from openvertex.engines.llamacpp.grammar import ANY_OBJECT, json_rule, lark_grammar
-from openvertex.engines.llamacpp.tools import tool_grammar
+from openvertex.engines.constraints.grammar import ANY_OBJECT, json_rule, lark_grammar
+from openvertex.engines.constraints.tools import tool_grammar
 
 
 def reply_grammar(request: GenerationRequest) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 from openvertex.core.request import ToolUse
-from openvertex.engines.llamacpp.grammar import (
+from openvertex.engines.constraints.grammar import (
     Bounds,
     cached_by_content,
     check_grammar,
