@@ -222,7 +222,11 @@ class LlamaCppEngine:
         """One llama.cpp completion, streamed: the whole reply, or one phase of it."""
         body = _completion_body(request, grammar, phase, self.sampling)
         body["id_slot"] = slot
-        body["cache_prompt"] = self._slots.warm(slot, request.cache_scope)
+        # A seeded sample reads its prompt whole: llama.cpp's logits for a prompt continued
+        # from the cache differ by a hair from a whole read, and the seed must reproduce.
+        s = request.sampling
+        seeded = s.seed is not None and s.temperature != 0
+        body["cache_prompt"] = self._slots.warm(slot, request.cache_scope) and not seeded
         top_logprobs = request.sampling.top_logprobs
         where = "prompt" if request.prompt is not None else "messages"
         generated: list[str] = []
