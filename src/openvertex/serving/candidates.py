@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from openvertex.core.events import ChoiceEvent
@@ -31,7 +31,7 @@ def _for_candidate(request: GenerationRequest, index: int) -> GenerationRequest:
 
 async def generate_candidates(
     engine: Engine, request: GenerationRequest
-) -> AsyncIterator[ChoiceEvent]:
+) -> AsyncGenerator[ChoiceEvent, None]:
     """Yield the events of all candidates, interleaved as they are produced."""
     if request.candidates == 1:
         async for event in engine.generate(request):

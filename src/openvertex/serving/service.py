@@ -10,7 +10,7 @@ request's record when the response ends (`api/lifecycle.py`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from openvertex.auth.credentials import Principal
@@ -147,7 +147,7 @@ class GenerationService:
         request: GenerationRequest,
         caller: Principal,
         record: RequestRecord,
-    ) -> AsyncIterator[ChoiceEvent]:
+    ) -> AsyncGenerator[ChoiceEvent, None]:
         """The reply's events, once the first is there (so a refused prompt is still a 4xx).
 
         Cancelling this (the client left) gives back the quota and the place in line.
@@ -248,8 +248,8 @@ def _lacking(served: ServedModel, request: GenerationRequest) -> list[Image | Au
 
 
 async def prepend(
-    first: ChoiceEvent, rest: AsyncIterator[ChoiceEvent]
-) -> AsyncIterator[ChoiceEvent]:
+    first: ChoiceEvent, rest: AsyncGenerator[ChoiceEvent, None]
+) -> AsyncGenerator[ChoiceEvent, None]:
     """`first`, then the rest; closing this closes the rest."""
     try:
         yield first

@@ -13,7 +13,7 @@ from the start of the prompt, as OpenAI counts it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -96,8 +96,8 @@ def _piece(
 
 
 async def to_text_chunks(
-    events: AsyncIterator[ChoiceEvent], meta: TextReplyMeta, *, include_usage: bool
-) -> AsyncIterator[dict[str, Any]]:
+    events: AsyncGenerator[ChoiceEvent, None], meta: TextReplyMeta, *, include_usage: bool
+) -> AsyncGenerator[dict[str, Any], None]:
     """Each piece as a chunk, as it comes; then the usage, if asked for."""
     pieces = _Pieces(meta)
     head = {"id": meta.id, "object": "text_completion", "created": meta.created,

@@ -15,7 +15,7 @@ or wrapped in `<tag>…</tag>`; in a stream each thought delta is flagged with
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -174,8 +174,8 @@ async def to_completion(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> 
 
 
 async def to_chunks(
-    events: AsyncIterator[ChoiceEvent], meta: ReplyMeta, *, include_usage: bool
-) -> AsyncIterator[ChatCompletionChunk | dict]:
+    events: AsyncGenerator[ChoiceEvent, None], meta: ReplyMeta, *, include_usage: bool
+) -> AsyncGenerator[ChatCompletionChunk | dict, None]:
     """Roles first, then thought, content and call deltas, a finish chunk per choice, usage."""
     block = _ThoughtBlock.of(meta)
     legacy = meta.legacy
