@@ -74,7 +74,9 @@ class GeminiApi:
 
     async def count_tokens(self, request: GenerationRequest, post: Post) -> int:
         body = gemini_body(request)
-        ask = {k: body[k] for k in ("contents", "systemInstruction", "tools") if k in body}
+        ask: dict[str, Any] = {
+            k: body[k] for k in ("contents", "systemInstruction", "tools") if k in body
+        }
         reply = await post(lambda r: f"{r.url}/{self.model}:countTokens", ask)
         return int(reply.get("totalTokens", 0))
 
