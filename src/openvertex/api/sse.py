@@ -78,7 +78,7 @@ async def _array(chunks: AsyncGenerator[Chunk, None]) -> AsyncIterator[str]:
 
 class _ClosingStream(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with aclosing(self.body_iterator):  # type: ignore[type-var]
+        async with aclosing(self.body_iterator):  # type: ignore[type-var]  # starlette types it as any iterable; ours are generators
             await super().__call__(scope, receive, send)
 
 

@@ -59,7 +59,7 @@ async def generate_candidates(
             elif isinstance(item, Exception):
                 raise item
             else:
-                yield item  # type: ignore[misc]
+                yield item  # type: ignore[misc]  # past the sentinel and errors: a ChoiceEvent
     finally:
         for task in tasks:
             task.cancel()
