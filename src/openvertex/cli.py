@@ -253,8 +253,8 @@ def serve(
     console.print(f"  base_url = {vertex}")
     sign_in = " (sign in with `openvertex apikeys create --admin`)" if settings.auth else ""
     console.print(f"Console: {base}/console{sign_in}")
-    config = server_config(application, settings)
-    DrainingServer(config, application.state.context.service.drain).run()
+    uvicorn_config = server_config(application, settings)
+    DrainingServer(uvicorn_config, application.state.context.service.drain).run()
 
 
 @keys_app.command("create")

@@ -61,7 +61,7 @@ def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
 
 class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
-        config.timeout_graceful_shutdown = drain.grace_s + 5
+        config.timeout_graceful_shutdown = drain.grace_s + 5  # type: ignore[assignment]  # uvicorn says int; its asyncio.timeout takes a float
         config.timeout_keep_alive = KEEP_ALIVE_S
         super().__init__(config)
         self.drain = drain

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -47,8 +48,8 @@ class _HeadersTooLarge(Exception):
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     limits = TransportLimits()
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._awaiting_headers = True  # the next bytes are a request's start
         self._received = 0  # bytes read while awaiting headers: catches one huge header early
@@ -56,7 +57,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._oversized = False
 
     # Connection lifetime
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn overrides it: a stream transport
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
             self._refuse(503, "The server has too many open connections; retry shortly.")

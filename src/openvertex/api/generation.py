@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from typing import TypeVar
 
 from fastapi import Request
@@ -31,7 +31,7 @@ async def start_generation(
     served: ServedModel,
     request: GenerationRequest,
     caller: Principal,
-) -> AsyncIterator[ChoiceEvent]:
+) -> AsyncGenerator[ChoiceEvent, None]:
     """The reply's events, its first one already produced; a 4xx or 5xx raises here."""
     record = http.state.record
     return await unless_disconnected(http, service.start(served, request, caller, record))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -38,10 +38,10 @@ class _Failed(Exception):
     """Carries the error object a stream ends with."""
 
 
-async def _payloads(chunks: AsyncIterator[Chunk]) -> AsyncIterator[str]:
+async def _payloads(chunks: AsyncGenerator[Chunk, None]) -> AsyncGenerator[str, None]:
     """Each chunk as JSON text; a failure raises `_Failed` with the error object's text."""
     try:
-        async with aclosing(chunks):  # type: ignore[type-var]
+        async with aclosing(chunks):
             async for chunk in chunks:
                 yield _json(chunk)
     except OpenVertexError as exc:
@@ -51,7 +51,7 @@ async def _payloads(chunks: AsyncIterator[Chunk]) -> AsyncIterator[str]:
         raise _Failed(json.dumps(error_body(500, "Internal error."))) from None
 
 
-async def _events(chunks: AsyncIterator[Chunk], done: bool) -> AsyncIterator[str]:
+async def _events(chunks: AsyncGenerator[Chunk, None], done: bool) -> AsyncIterator[str]:
     try:
         async with aclosing(_payloads(chunks)) as payloads:
             async for payload in payloads:
@@ -63,7 +63,7 @@ async def _events(chunks: AsyncIterator[Chunk], done: bool) -> AsyncIterator[str
         yield "data: [DONE]\n\n"
 
 
-async def _array(chunks: AsyncIterator[Chunk]) -> AsyncIterator[str]:
+async def _array(chunks: AsyncGenerator[Chunk, None]) -> AsyncIterator[str]:
     separator = "["
     try:
         async with aclosing(_payloads(chunks)) as payloads:
@@ -78,7 +78,7 @@ async def _array(chunks: AsyncIterator[Chunk]) -> AsyncIterator[str]:
 
 class _ClosingStream(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with aclosing(self.body_iterator):  # type: ignore[type-var]
+        async with aclosing(self.body_iterator):  # type: ignore[type-var]  # starlette types it as any iterable; ours are generators
             await super().__call__(scope, receive, send)
 
 
@@ -86,7 +86,7 @@ _NO_BUFFERING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def sse_response(
-    chunks: AsyncIterator[Chunk], headers: dict[str, str] | None = None, *, done: bool = True
+    chunks: AsyncGenerator[Chunk, None], headers: dict[str, str] | None = None, *, done: bool = True
 ) -> StreamingResponse:
     """Server-sent events; `done`: end with `data: [DONE]` (OpenAI's way)."""
     headers = {**_NO_BUFFERING, **(headers or {})}
@@ -94,7 +94,7 @@ def sse_response(
 
 
 def json_array_response(
-    chunks: AsyncIterator[Chunk], headers: dict[str, str] | None = None
+    chunks: AsyncGenerator[Chunk, None], headers: dict[str, str] | None = None
 ) -> StreamingResponse:
     """The chunks as one JSON array, written as they come (Gemini without `alt=sse`)."""
     headers = {**_NO_BUFFERING, **(headers or {})}

@@ -81,5 +81,5 @@ async def token(request: Request, ctx: Context) -> JSONResponse:
     except InvalidGrant as exc:
         return _oauth_error("invalid_grant", str(exc))
     access_token, expires_in = await run_in_threadpool(issue_access_token, ctx.store, key, now=now)
-    body = {"access_token": access_token, "expires_in": expires_in, "token_type": "Bearer"}
-    return JSONResponse(body, headers=_NO_STORE)
+    reply = {"access_token": access_token, "expires_in": expires_in, "token_type": "Bearer"}
+    return JSONResponse(reply, headers=_NO_STORE)

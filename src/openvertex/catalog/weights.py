@@ -15,9 +15,13 @@ import os
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openvertex.catalog.entries import ENTRIES, Assembly, CatalogEntry, Part
 from openvertex.media.packaged_files import locate
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 Progress = Callable[[int], None]  # called with each chunk's size in bytes
 _CHUNK = 1 << 22
@@ -164,7 +168,7 @@ class _JoinedParts(io.RawIOBase):
         self._at = max(0, base + offset)
         return self._at
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         for file, start, end in zip(self._files, self._starts, self._starts[1:], strict=False):
             if start <= self._at < end:
                 file.seek(self._at - start)

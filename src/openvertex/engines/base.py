@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from openvertex.core.embedding import Embedding, EmbeddingRequest
 from openvertex.core.events import Event
 from openvertex.core.request import GenerationRequest
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,5 +99,5 @@ class Residency(Protocol):
         """Unload what stays idle, until cancelled."""
 
 
-def embeds(engine: Engine | Embedder) -> bool:
+def embeds(engine: Engine | Embedder) -> TypeIs[Embedder]:
     return "embedding" in engine.capabilities.output_modalities

@@ -55,7 +55,7 @@ def decode_audio(data: bytes, fmt: str, *, max_seconds: float = 600) -> Audio:
 
 def _decode(data: bytes, demuxer: str, declared: str, max_seconds: float) -> np.ndarray:
     limit = int((max_seconds + _SLACK_SECONDS) * SAMPLE_RATE)
-    with av.open(io.BytesIO(data), format=demuxer) as container:
+    with av.open(io.BytesIO(data), "r", format=demuxer) as container:
         if not container.streams.audio:
             raise MediaError(f"the {declared} data contains no audio stream")
         stream = container.streams.audio[0]

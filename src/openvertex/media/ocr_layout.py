@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -86,7 +87,7 @@ def restore_spaces(box: TextBox, gray: np.ndarray) -> str:
     height = _text_height(ink)
     if height < 4:
         return box.text
-    empty_columns = ~ink.any(axis=0)
+    empty_columns = cast(np.ndarray, ~ink.any(axis=0))  # over an axis of 2-D ink: an array
     out = [box.text[0]]
     for i in range(1, len(box.text)):
         before, after = box.text[i - 1], box.text[i]
@@ -126,7 +127,9 @@ def _text_height(ink: np.ndarray) -> int:
     if ink.size == 0:
         return 0
     density = ink.sum(axis=1)
-    rows = np.flatnonzero(density >= 0.05 * density.max()) if density.max() else []
+    rows: np.ndarray | list[int] = (
+        np.flatnonzero(density >= 0.05 * density.max()) if density.max() else []
+    )
     return int(rows[-1] - rows[0] + 1) if len(rows) else 0
 
 

@@ -81,13 +81,14 @@ class PinnedHTTPSConnection(http.client.HTTPSConnection):
         context: ssl.SSLContext,
     ) -> None:
         super().__init__(host, port, timeout=timeout, context=context)
+        self.ssl_context = context
         self.address = address
         self.watchdog = watchdog
 
     def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), self.timeout)
         self.watchdog.arm(sock)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
 def pinned_connection(

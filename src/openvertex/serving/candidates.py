@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from openvertex.core.events import ChoiceEvent
@@ -31,7 +31,7 @@ def _for_candidate(request: GenerationRequest, index: int) -> GenerationRequest:
 
 async def generate_candidates(
     engine: Engine, request: GenerationRequest
-) -> AsyncIterator[ChoiceEvent]:
+) -> AsyncGenerator[ChoiceEvent, None]:
     """Yield the events of all candidates, interleaved as they are produced."""
     if request.candidates == 1:
         async for event in engine.generate(request):
@@ -59,7 +59,7 @@ async def generate_candidates(
             elif isinstance(item, Exception):
                 raise item
             else:
-                yield item  # type: ignore[misc]
+                yield item  # type: ignore[misc]  # past the sentinel and errors: a ChoiceEvent
     finally:
         for task in tasks:
             task.cancel()

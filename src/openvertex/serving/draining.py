@@ -9,7 +9,7 @@ with a 503, which a stream sends as an error event, never silently.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from contextlib import aclosing
 from typing import TypeVar
 
@@ -51,9 +51,9 @@ class Drain:
         finally:
             self._waiting.discard(task)
 
-    async def cut(self, events: AsyncIterator[T]) -> AsyncIterator[T]:
+    async def cut(self, events: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
         """Pass `events` through, each one bounded by the deadline."""
-        async with aclosing(events):  # type: ignore[type-var]
+        async with aclosing(events):
             while True:
                 try:
                     event = await self.bounded(anext(events))

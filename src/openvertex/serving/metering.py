@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from openvertex.core.events import (
@@ -32,14 +32,14 @@ _OUTPUT = (TextDelta, ThoughtDelta, ToolCall)
 
 
 async def metered(
-    events: AsyncIterator[ChoiceEvent], record: RequestRecord, choices: int
-) -> AsyncIterator[ChoiceEvent]:
+    events: AsyncGenerator[ChoiceEvent, None], record: RequestRecord, choices: int
+) -> AsyncGenerator[ChoiceEvent, None]:
     usage = UsageSum()
     pieces: Counter[int] = Counter()  # output events per choice
     reported: set[int] = set()  # choices that sent their Usage
     finished: set[int] = set()
     try:
-        async with aclosing(events):  # type: ignore[type-var]
+        async with aclosing(events):
             async for item in events:
                 event = item.event
                 if isinstance(event, _OUTPUT):

@@ -10,14 +10,14 @@ request's record when the response ends (`api/lifecycle.py`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from openvertex.auth.credentials import Principal
 from openvertex.core.embedding import MAX_INPUTS, Embedding, EmbeddingRequest
 from openvertex.core.events import ChoiceEvent
 from openvertex.core.request import Audio, GenerationRequest, Image, Part, Text
-from openvertex.engines.base import embeds
+from openvertex.engines.base import Engine, embeds
 from openvertex.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
 from openvertex.media.cascade import MediaReader
 from openvertex.serving.candidates import generate_candidates
@@ -79,13 +79,14 @@ class GenerationService:
             details["media_input"] = media  # how a text model gets them: honestly
         return details
 
-    def require_generator(self, served: ServedModel, name: str) -> None:
+    def require_generator(self, served: ServedModel, name: str) -> Engine:
         if embeds(served.engine):
             raise InvalidArgument(
                 f"Model {name!r} is an embedding model: it answers embedding requests "
                 "(`embeddings`, `:predict`, `:embedContent`), not generation.",
                 param="model",
             )
+        return served.engine
 
     async def check(self, served: ServedModel, request: GenerationRequest) -> None:
         """Every 400 a request can earn, before any quota or slot is spent on it."""
@@ -117,6 +118,7 @@ class GenerationService:
                     param=lacking[0].where,
                 )
             self.media.check(lacking)
+        assert not embeds(served.engine)  # require_generator refused it
         await served.engine.check(request)
 
     def _check_draws(self, served: ServedModel, request: GenerationRequest) -> None:
@@ -135,6 +137,7 @@ class GenerationService:
                 "a [[models]] entry with `upstreams` and `image_generation = true`."
             )
         )
+        assert request.image is not None  # check() asks this of image requests only
         raise FailedPrecondition(
             f"Model {request.model!r} cannot draw: it is {caps.weights} on {caps.backend}, "
             f"which writes text only. {where}",
@@ -147,7 +150,7 @@ class GenerationService:
         request: GenerationRequest,
         caller: Principal,
         record: RequestRecord,
-    ) -> AsyncIterator[ChoiceEvent]:
+    ) -> AsyncGenerator[ChoiceEvent, None]:
         """The reply's events, once the first is there (so a refused prompt is still a 4xx).
 
         Cancelling this (the client left) gives back the quota and the place in line.
@@ -162,6 +165,7 @@ class GenerationService:
             self.quotas.refund(caller.project)
             raise
         request = await self._read_media(served, request, record)
+        assert not embeds(served.engine)  # check() refused it
         events = generate_candidates(served.engine, request)
         events = metered(self.drain.cut(events), record, choices=request.candidates)
         try:
@@ -199,7 +203,7 @@ class GenerationService:
         except BaseException:
             self.quotas.refund(caller.project)
             raise
-        vectors = await self.drain.bounded(served.engine.embed(request))  # type: ignore[union-attr]
+        vectors = await self.drain.bounded(served.engine.embed(request))
         record.prompt_tokens += sum(vector.tokens for vector in vectors)
         return vectors
 
@@ -218,6 +222,7 @@ class GenerationService:
             dataclasses.replace(m, parts=tuple(placeholder(p) for p in m.parts))
             for m in request.messages
         )
+        assert not embeds(served.engine)  # check() refused it
         return await served.engine.count_tokens(dataclasses.replace(request, messages=messages))
 
     async def _read_media(
@@ -248,8 +253,8 @@ def _lacking(served: ServedModel, request: GenerationRequest) -> list[Image | Au
 
 
 async def prepend(
-    first: ChoiceEvent, rest: AsyncIterator[ChoiceEvent]
-) -> AsyncIterator[ChoiceEvent]:
+    first: ChoiceEvent, rest: AsyncGenerator[ChoiceEvent, None]
+) -> AsyncGenerator[ChoiceEvent, None]:
     """`first`, then the rest; closing this closes the rest."""
     try:
         yield first

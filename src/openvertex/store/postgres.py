@@ -38,9 +38,9 @@ class PostgresStore(SQLStore):
         with self._connection() as db, db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             db.execute(VERSIONS)
-            (done,) = db.execute("SELECT MAX(version) FROM schema_versions").fetchone()  # type: ignore[misc]
+            (done,) = db.execute("SELECT MAX(version) FROM schema_versions").fetchone()  # type: ignore[misc]  # an aggregate always returns its one row
             for version in range((done or 0) + 1, len(MIGRATIONS) + 1):
-                db.execute(MIGRATIONS[version - 1])  # type: ignore[arg-type]
+                db.execute(MIGRATIONS[version - 1])
                 db.execute("INSERT INTO schema_versions VALUES (%s)", (version,))
 
     @contextmanager
@@ -53,15 +53,15 @@ class PostgresStore(SQLStore):
 
     def _rows(self, sql: str, *args: object) -> list[tuple]:
         with self._connection() as db:
-            return db.execute(sql.replace("?", "%s"), args).fetchall()  # type: ignore[arg-type]
+            return db.execute(sql.replace("?", "%s"), args).fetchall()
 
     def _write(self, sql: str, *args: object) -> int:
         with self._connection() as db:
-            return db.execute(sql.replace("?", "%s"), args).rowcount  # type: ignore[arg-type]
+            return db.execute(sql.replace("?", "%s"), args).rowcount
 
     def _write_many(self, sql: str, rows: list[tuple]) -> None:
         with self._connection() as db, db.cursor() as cursor:
-            cursor.executemany(sql.replace("?", "%s"), rows)  # type: ignore[arg-type]
+            cursor.executemany(sql.replace("?", "%s"), rows)
 
     def close(self) -> None:
         self._pool.close()

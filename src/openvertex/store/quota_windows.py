@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -178,7 +178,7 @@ class RedisWindows:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def admit(self, project: str, quota: Quota) -> Over | None:
-        args = [quota.rpm, quota.tpm, self._window_ms, uuid.uuid4().hex]
+        args: list[int | str] = [quota.rpm, quota.tpm, self._window_ms, uuid.uuid4().hex]
         try:
             reply = await self._admit(keys=self._keys(project), args=args)
         except RedisError as exc:
@@ -205,12 +205,12 @@ class RedisWindows:
         # One hash tag per project keeps its two keys on one Redis Cluster slot.
         return [f"{self._prefix}:{{{project}}}:requests", f"{self._prefix}:{{{project}}}:tokens"]
 
-    def _later(self, work: object) -> None:
+    def _later(self, work: Awaitable[object]) -> None:
         """Run a write without holding up the request that made it."""
 
         async def run() -> None:
             try:
-                await work  # type: ignore[misc]
+                await work
             except RedisError as exc:
                 self._failed(exc)
 

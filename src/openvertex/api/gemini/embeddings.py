@@ -31,7 +31,7 @@ from openvertex.core.embedding import (
 from openvertex.errors import InvalidArgument
 
 router = APIRouter(include_in_schema=False)
-TaskType = Literal[TASK_TYPES]  # type: ignore[valid-type]
+TaskType = Literal[TASK_TYPES]  # type: ignore[valid-type]  # a Literal of a tuple: pydantic reads it, mypy cannot
 
 
 class Instance(_Wire):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -144,8 +144,8 @@ async def to_response(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> di
 
 
 async def to_chunks(
-    events: AsyncIterator[ChoiceEvent], meta: ReplyMeta
-) -> AsyncIterator[dict[str, Any]]:
+    events: AsyncGenerator[ChoiceEvent, None], meta: ReplyMeta
+) -> AsyncGenerator[dict[str, Any], None]:
     """One chunk per event worth sending; the last one carries the usage."""
     usage = UsageSum()
     finished = 0

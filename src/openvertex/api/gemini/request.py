@@ -523,10 +523,11 @@ def _tool_use(
         if mode == "ANY":
             raise InvalidArgument("Mode ANY needs functions to call.", param=f"{where}.mode")
         return None
-    kind = {"ANY": "required", "NONE": "none"}.get(mode, "auto")
+    kind: Literal["auto", "required", "none"]
+    kind = "required" if mode == "ANY" else "none" if mode == "NONE" else "auto"
     return tool_use(
         declared,
-        kind,  # type: ignore[arg-type]
+        kind,
         allowed,
         tools_where="tools",
         choice_where=f"{where}.allowedFunctionNames",

@@ -163,12 +163,12 @@ async def compute_tokens(
 ) -> dict[str, Any]:
     """Each content's text as the model's tokenizer cuts it (no chat template around it)."""
     served = served_model(ctx, request, publisher, model)
-    ctx.service.require_generator(served, model)
+    engine = ctx.service.require_generator(served, model)
     body = await parse_body(request, ComputeTokensRequest)
     info = []
     for content in body.contents:
         text = "".join(part.text for part in content.parts if part.text is not None)
-        tokens = await served.engine.tokenize(text)
+        tokens = await engine.tokenize(text)
         info.append(
             {
                 "tokens": [base64.b64encode(t.piece).decode() for t in tokens],

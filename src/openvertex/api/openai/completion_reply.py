@@ -13,7 +13,7 @@ from the start of the prompt, as OpenAI counts it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -96,12 +96,13 @@ def _piece(
 
 
 async def to_text_chunks(
-    events: AsyncIterator[ChoiceEvent], meta: TextReplyMeta, *, include_usage: bool
-) -> AsyncIterator[dict[str, Any]]:
+    events: AsyncGenerator[ChoiceEvent, None], meta: TextReplyMeta, *, include_usage: bool
+) -> AsyncGenerator[dict[str, Any], None]:
     """Each piece as a chunk, as it comes; then the usage, if asked for."""
     pieces = _Pieces(meta)
     head = {"id": meta.id, "object": "text_completion", "created": meta.created,
             "model": meta.model}  # fmt: skip
+    piece: dict[str, Any] | None
     for piece in pieces.opening():
         yield {**head, "choices": [piece]}
     async with aclosing(events):  # closed with the stream, not left to the GC
@@ -127,6 +128,7 @@ async def to_text_completion(events: AsyncIterator[ChoiceEvent], meta: TextReply
             logprobs[i][name] += values
         finish[i] = piece["finish_reason"] or finish[i]
 
+    piece: dict[str, Any] | None
     for piece in pieces.opening():
         join(piece)
     async for item in events:
@@ -136,7 +138,7 @@ async def to_text_completion(events: AsyncIterator[ChoiceEvent], meta: TextReply
         CompletionChoice(
             index=i,
             text="".join(texts[i]),
-            finish_reason=finish[i],  # type: ignore[arg-type]
+            finish_reason=finish[i],
             logprobs=Logprobs(**logprobs[i]) if meta.logprobs else None,
         )
         for i in range(count)

@@ -85,7 +85,7 @@ class CompletionRequest(Wire):
     @property
     def prompts(self) -> tuple[str, ...]:
         """Each prompt of the request (checked to be text)."""
-        return (self.prompt,) if isinstance(self.prompt, str) else tuple(self.prompt)  # type: ignore[arg-type]
+        return (self.prompt,) if isinstance(self.prompt, str) else tuple(self.prompt)  # type: ignore[arg-type]  # text only: the validator refused token ids
 
 
 def to_generation_requests(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -78,7 +78,7 @@ async def _start(
     served: ServedModel,
     requests: list[GenerationRequest],
     caller: Principal,
-) -> AsyncIterator[ChoiceEvent]:
+) -> AsyncGenerator[ChoiceEvent, None]:
     """The events of every prompt's choices, the first already produced: a refusal of
     the first prompt is still a 4xx."""
     if len(requests) == 1:
@@ -98,7 +98,7 @@ async def _one_prompt_after_another(
     served: ServedModel,
     requests: list[GenerationRequest],
     caller: Principal,
-) -> AsyncIterator[ChoiceEvent]:
+) -> AsyncGenerator[ChoiceEvent, None]:
     """Each prompt's choices in turn, renumbered: prompt p's choice i is p * n + i."""
     record: RequestRecord = http.state.record
     for p, request in enumerate(requests):

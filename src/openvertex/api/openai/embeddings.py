@@ -58,7 +58,7 @@ def _inputs(value: str | list[str] | list[int] | list[list[int]]) -> tuple[Embed
             "tokenizer's, not this model's (LangChain: set check_embedding_ctx_length=False).",
             param="input",
         )
-    return tuple(EmbeddingInput(text, where=f"input[{i}]") for i, text in enumerate(texts))  # type: ignore[arg-type]
+    return tuple(EmbeddingInput(text, where=f"input[{i}]") for i, text in enumerate(texts))  # type: ignore[arg-type]  # all str: checked just above
 
 
 def _encode(vector: Embedding, encoding: str) -> list[float] | str:

@@ -15,7 +15,7 @@ or wrapped in `<tag>…</tag>`; in a stream each thought delta is flagged with
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -158,7 +158,7 @@ async def to_completion(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> 
         Choice(
             index=i,
             message=message(i),
-            finish_reason=finish[i],  # type: ignore[arg-type]
+            finish_reason=finish[i],
             logprobs=ChoiceLogprobs(content=logprobs[i], refusal=None) if logprobs[i] else None,
         )
         for i in range(n)
@@ -174,8 +174,8 @@ async def to_completion(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> 
 
 
 async def to_chunks(
-    events: AsyncIterator[ChoiceEvent], meta: ReplyMeta, *, include_usage: bool
-) -> AsyncIterator[ChatCompletionChunk | dict]:
+    events: AsyncGenerator[ChoiceEvent, None], meta: ReplyMeta, *, include_usage: bool
+) -> AsyncGenerator[ChatCompletionChunk | dict, None]:
     """Roles first, then thought, content and call deltas, a finish chunk per choice, usage."""
     block = _ThoughtBlock.of(meta)
     legacy = meta.legacy
@@ -252,18 +252,19 @@ async def to_chunks(
                 continue
             if i in thinking_shown and isinstance(event, TextDelta | ImageData | ToolCall | Finish):
                 thinking_shown.discard(i)
-                yield thought(i, block.closing)  # type: ignore[union-attr]
+                assert block is not None  # a thought block opens only where there is one
+                yield thought(i, block.closing)
             if isinstance(event, TextDelta) and not event.logprobs:
                 yield text_chunk(i, event.text)
-            elif isinstance(event, TextDelta):
-                lp = ChunkLogprobs(content=logprobs_of(event.logprobs), refusal=None)  # type: ignore[arg-type]
+            elif isinstance(event, TextDelta) and event.logprobs:
+                lp = ChunkLogprobs(content=logprobs_of(event.logprobs), refusal=None)
                 delta = ChoiceDelta(content=event.text)
                 yield chunk([ChunkChoice(index=i, delta=delta, finish_reason=None, logprobs=lp)])
             elif isinstance(event, ToolCall):
                 for call_chunk in call_deltas(i, event):
                     yield call_chunk
             elif isinstance(event, ImageData):
-                delta = ChoiceDelta(images=[image_url(event)])  # type: ignore[call-arg]
+                delta = ChoiceDelta(images=[image_url(event)])
                 yield chunk([ChunkChoice(index=i, delta=delta, finish_reason=None)])
             elif isinstance(event, Usage):
                 usage.add(event)

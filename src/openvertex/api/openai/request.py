@@ -7,7 +7,7 @@ ignores them. `to_generation_request` turns it into the wire-neutral request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -283,7 +283,7 @@ def to_generation_request(
     )
 
 
-def _image_output(modalities: list[str] | None) -> ImageOutput | None:
+def _image_output(modalities: Sequence[str] | None) -> ImageOutput | None:
     if "audio" in (modalities or ()):
         raise InvalidArgument(
             "No model here speaks: audio output is not served.", param="modalities"
@@ -406,6 +406,7 @@ def _tool_use(body: ChatCompletionRequest, budget: SchemaBudget) -> ToolUse | No
         )
         for i, spec in enumerate(specs)
     ]
+    mode: Literal["auto", "required", "none"]
     allowed = None
     if choice is None or isinstance(choice, str):
         mode = "none" if choice == "none" else "required" if choice == "required" else "auto"

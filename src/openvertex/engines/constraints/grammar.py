@@ -20,7 +20,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ParamSpec
 
 from cachetools import LRUCache, cached
 from llguidance import LLMatcher
@@ -103,10 +103,12 @@ def _any_object(depth: int) -> dict[str, Any]:
 ANY_OBJECT = _any_object(depth=3)
 
 
-F = TypeVar("F", bound=Callable[..., str])
+P = ParamSpec("P")
 
 
-def cached_by_content(max_bytes: int = CACHE_BYTES) -> Callable[[F], F]:
+def cached_by_content(
+    max_bytes: int = CACHE_BYTES,
+) -> Callable[[Callable[P, str]], Callable[P, str]]:
     """Memoize a function that returns a string, keeping at most `max_bytes` of results.
 
     Keys are digests of the arguments, so a large schema costs 32 bytes of key.
@@ -116,7 +118,7 @@ def cached_by_content(max_bytes: int = CACHE_BYTES) -> Callable[[F], F]:
     def key(*args: Any) -> bytes:
         return hashlib.sha256(repr(args).encode()).digest()
 
-    return cached(cache, key=key, lock=threading.Lock())  # type: ignore[return-value]
+    return cached(cache, key=key, lock=threading.Lock())
 
 
 @cached_by_content()

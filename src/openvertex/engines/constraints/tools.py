@@ -12,6 +12,7 @@ JSON), so free text never starts with `{`, a code fence or `<` in that mode.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from openvertex.core.request import ToolUse
 from openvertex.engines.constraints.grammar import (
@@ -48,7 +49,7 @@ def _grammar(
     parallel: bool,
     answer_rule: str | None,
 ) -> str:
-    calls = []
+    calls: list[dict[str, Any]] = []
     for name, parameters, strict, param in allowed:
         arguments = guided_schema(
             json.loads(parameters), strict=strict, param=param, bounds=ARGUMENT_BOUNDS
@@ -88,8 +89,8 @@ def _grammar(
         ]
         for i, call in enumerate(calls):
             name = call["properties"]["name"]["const"]
-            arguments = json_rule(call["properties"]["arguments"], strict=False, param="tools")
-            rules.append(f'tail_{i}: {_literal(json.dumps(name) + ", ")} ARGS_KEY {arguments} "}}"')
+            args_rule = json_rule(call["properties"]["arguments"], strict=False, param="tools")
+            rules.append(f'tail_{i}: {_literal(json.dumps(name) + ", ")} ARGS_KEY {args_rule} "}}"')
         rules.append('ARGS_KEY: "\\"arguments\\":" " "?')
     grammar = lark_grammar("\n".join(rules))
     check_grammar(grammar, param="tools")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import cast
 
 import httptools
 
@@ -68,7 +69,8 @@ class Exchange(asyncio.Protocol):
                 line = lines.popleft()
                 if self._paused and len(lines) < _PAUSE_AT // 2:
                     self._paused = False
-                    self._transport.resume_reading()  # type: ignore[union-attr]
+                    assert self._transport is not None  # lines come only once connected
+                    self._transport.resume_reading()
                 yield line
             if self.complete:
                 if self._partial.strip():
@@ -95,14 +97,15 @@ class Exchange(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = cast(asyncio.Transport, transport)  # a stream's: it can pause
 
     def data_received(self, data: bytes) -> None:
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._lost = exc
-            self._transport.close()  # type: ignore[union-attr]
+            assert self._transport is not None  # data comes only once connected
+            self._transport.close()
         self._notify()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -123,7 +126,8 @@ class Exchange(asyncio.Protocol):
         self._lines.extend(line.rstrip(b"\r") for line in lines if line and line != b"\r")
         if len(self._lines) >= _PAUSE_AT and not self._paused:
             self._paused = True
-            self._transport.pause_reading()  # type: ignore[union-attr]
+            assert self._transport is not None  # data comes only once connected
+            self._transport.pause_reading()
 
     def on_message_complete(self) -> None:
         self.complete = True

@@ -24,6 +24,7 @@ import ctypes
 import functools
 import importlib.util
 from pathlib import Path
+from typing import cast
 
 SYMBOL = "GOMP_parallel"
 # void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags)
@@ -38,6 +39,7 @@ def extension() -> tuple[str, int] | None:
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
     from elftools.elf.relocation import RelocationSection
+    from elftools.elf.sections import SymbolTableSection
 
     spec = importlib.util.find_spec("xllamacpp")
     if spec is None or not spec.submodule_search_locations:
@@ -49,7 +51,7 @@ def extension() -> tuple[str, int] | None:
                 for section in elf.iter_sections():
                     if not isinstance(section, RelocationSection) or not section.is_RELA():
                         continue
-                    symbols = elf.get_section(section["sh_link"])
+                    symbols = cast(SymbolTableSection, elf.get_section(section["sh_link"]))
                     for relocation in section.iter_relocations():
                         symbol = symbols.get_symbol(relocation["r_info_sym"])
                         if symbol.name == SYMBOL:
@@ -67,7 +69,7 @@ class ThreadLimit:
         # Kept alive for as long as the PLT entry points at it.
         self._callback = _PARALLEL(self._parallel)
         real = ctypes.CDLL(libgomp).GOMP_parallel  # the copy already loaded: same handle
-        self._real = _PARALLEL(ctypes.cast(real, ctypes.c_void_p).value)
+        self._real = ctypes.cast(real, _PARALLEL)
 
     def _parallel(self, fn: int, data: int, requested: int, flags: int) -> None:
         limit = self.threads

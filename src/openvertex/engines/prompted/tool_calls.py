@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from openvertex.core.events import Event, Finish, TextDelta, Usage
 from openvertex.core.request import ToolCall
@@ -30,7 +30,7 @@ FENCE_OPEN, FENCE_CLOSE = "```json\n", "```"
 
 async def read_tool_calls(
     events: AsyncIterator[Event], names: frozenset[str] = frozenset()
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """The same events, with the text of calls turned into `ToolCall`s; a fenced JSON
     object is a call only when it names one of `names`."""
     reader = _CallReader(names)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,7 +150,7 @@ class UpstreamEngine:
         except httpx.HTTPError as exc:  # whatever slipped past the retries: never a 500
             raise BadGateway(f"The upstream failed: {type(exc).__name__}.") from exc
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     async def count_tokens(self, request: GenerationRequest) -> int:
         return await self.api.count_tokens(request, self._post)
@@ -158,16 +158,16 @@ class UpstreamEngine:
     async def tokenize(self, text: str) -> list[Token]:
         return await self.api.tokenize(text, self._post)
 
-    async def _draw(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    async def _draw(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         for event in await self.api.draw(request, self._post):
             yield event
 
-    async def _whole(self, body: dict[str, Any]) -> AsyncIterator[Event]:
+    async def _whole(self, body: dict[str, Any]) -> AsyncGenerator[Event, None]:
         reply = await self._post(lambda replica: self.api.url(replica, False), body)
         for event in self.api.reader().whole(reply):
             yield event
 
-    async def _stream(self, body: dict[str, Any]) -> AsyncIterator[Event]:
+    async def _stream(self, body: dict[str, Any]) -> AsyncGenerator[Event, None]:
         attempts = _Attempts()
         while True:
             async with self.pool.lease(attempts.tried) as replica:

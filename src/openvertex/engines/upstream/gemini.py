@@ -46,12 +46,12 @@ _FINISH: dict[str, FinishReason] = {"MAX_TOKENS": "length"}
 
 class GeminiApi:
     prompted_tools = False
-    modalities = ("text", "image", "audio")
+    modalities: tuple[str, ...] = ("text", "image", "audio")
     compiles = False
 
     def __init__(self, model: str, *, draws: bool = False) -> None:
         self.model = model
-        self.output_modalities = ("text", "image") if draws else ("text",)
+        self.output_modalities: tuple[str, ...] = ("text", "image") if draws else ("text",)
         self.probe_path = f"/{model}"  # GET the publisher model: cheap, and checks the name
 
     @property
@@ -74,7 +74,9 @@ class GeminiApi:
 
     async def count_tokens(self, request: GenerationRequest, post: Post) -> int:
         body = gemini_body(request)
-        ask = {k: body[k] for k in ("contents", "systemInstruction", "tools") if k in body}
+        ask: dict[str, Any] = {
+            k: body[k] for k in ("contents", "systemInstruction", "tools") if k in body
+        }
         reply = await post(lambda r: f"{r.url}/{self.model}:countTokens", ask)
         return int(reply.get("totalTokens", 0))
 

@@ -30,8 +30,8 @@ class OpenAICompat:
     ) -> None:
         self.model = model
         self.dialect = dialect
-        self.modalities = ("text", "image") if vision else ("text",)
-        self.output_modalities = ("text", "image") if draws else ("text",)
+        self.modalities: tuple[str, ...] = ("text", "image") if vision else ("text",)
+        self.output_modalities: tuple[str, ...] = ("text", "image") if draws else ("text",)
         self.prompted_tools = prompted_tools or llguidance
         self.llguidance = llguidance
 
