@@ -52,7 +52,7 @@ COLUMNS = ("tier", "function calling", "extraction", "arithmetic (thinking)", "d
 Answer = tuple[bool, str, str]  # correct, kind of reply, the reply (for the answers log)
 
 
-# The seed's own `.parse()` example. No docstring: it would reach the model as the
+# The `.parse()` example of Vertex's documentation. No docstring: it would reach the model as the
 # schema's description (a model once copied it into `name`).
 class CalendarEvent(BaseModel):
     name: str

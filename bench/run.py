@@ -516,7 +516,9 @@ def main() -> None:
     out = RESULTS / "latest.md"
     out.write_text(text)
     console.print(f"written to {out}")
-    for path in figures.draw(text, figures.ROOT / "docs" / "figures"):  # shown in the README
+    for path in figures.draw(
+        text, figures.ROOT / "docs" / "figures"
+    ):  # shown in docs/benchmarks.md
         console.print(f"drawn {path}")
 
 

@@ -64,7 +64,7 @@ def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes], log: Pa
 
 
 def _google_auth_headers(key_file: Path) -> dict[str, str]:
-    """An access token from openvertex's token endpoint, got as the seed gets it."""
+    """An access token from openvertex's token endpoint, got as Vertex's examples get it."""
     import google.auth.transport.requests
     from google.oauth2 import service_account
 

@@ -80,7 +80,7 @@ def requests(max_tokens: int) -> list[tuple[str, dict[str, Any]]]:
 async def sequence(url: str, headers: dict[str, str], max_tokens: int) -> dict[str, float]:
     """Mean decode tok/s per kind over one pass of the requests."""
     rates: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    limits = httpx.Limits(max_keepalive_connections=0)  # see the README's caveats
+    limits = httpx.Limits(max_keepalive_connections=0)  # see bench/README.md's caveats
     async with httpx.AsyncClient(headers=headers, timeout=600, limits=limits) as client:
         await stream_chat(client, url, requests(4)[0][1])  # loaded, warm
         for kind, body in requests(max_tokens):

@@ -131,7 +131,7 @@ def qwen_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="session")
 def client(server: Server) -> openai.OpenAI:
-    """The SDK pointed at the Vertex-style URL, as the seed builds it."""
+    """The SDK pointed at the Vertex-style URL, as Vertex's documentation examples build it."""
     return openai.OpenAI(base_url=server.vertex_base, api_key="any", max_retries=0, timeout=300)
 
 

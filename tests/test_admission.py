@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from openvertex.errors import ResourceExhausted, Unavailable
+from openvertex.record import RequestRecord
 from openvertex.serving.admission import Admission
 from openvertex.serving.draining import Drain
-from openvertex.serving.record import RequestRecord
 from openvertex.telemetry import Metrics
 
 

@@ -1,4 +1,5 @@
-"""The seed's way in: google-auth's service-account flow against openvertex, end to end."""
+"""How Vertex's documentation examples get in: google-auth's service-account flow
+against openvertex, end to end."""
 
 from __future__ import annotations
 
@@ -92,9 +93,9 @@ def clocked_server(tmp_path: Path, monkeypatch) -> Iterator[tuple[str, FakeClock
     port = free_port()
     settings = load_settings(port=port, data_dir=tmp_path, parallel=1)
     app = create_app(settings, clock=clock)
-    from openvertex.cli import _first_run_key  # the same first-run key `serve` makes
+    from openvertex.cli.serve import first_run_key  # the same first-run key `serve` makes
 
-    key_file = _first_run_key(settings, app.state.context.store)
+    key_file = first_run_key(settings, app.state.context.store)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

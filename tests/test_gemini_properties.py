@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from test_validation_properties import PROPERTIES, json_values
 
-from openvertex.api.errors import _validation_message
+from openvertex.api.error_handlers import _validation_message
 from openvertex.api.gemini.request import GenerateContentRequest, to_generation_request
 from openvertex.engines.constraints.output import reply_grammar
 from openvertex.errors import OpenVertexError
@@ -217,7 +217,7 @@ def _refused_properly(raw: str) -> None:
     """Accepted, or refused with a 4xx; a ValidationError must also make a message."""
     try:
         body = GenerateContentRequest.model_validate_json(raw)
-        request = to_generation_request(body, "gemini-2.0-flash", temperature=1.0, top_p=0.95)
+        request = to_generation_request(body, "gemini-2.0-flash")
         reply_grammar(request)
     except ValidationError as exc:
         message, param = _validation_message(exc.errors(include_url=False))

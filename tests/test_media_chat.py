@@ -1,6 +1,6 @@
 """Images and audio through the chat API: the embedded model's honest cascade, end to end.
 
-The seed's snippets run unchanged but for host and credentials; speech comes from
+Vertex's documentation examples run unchanged but for host and credentials; speech comes from
 espeak-ng, images are drawn with Pillow. The URL guard is exercised through the
 server itself, with a loopback image server.
 """
@@ -19,7 +19,7 @@ import pytest
 from conftest import MODEL, Server, start_server, stop_server
 from PIL import Image, ImageDraw, ImageFont
 from test_media_transcribe import MAX_WER, SENTENCES, as_mp3, speak, word_error_rate
-from test_seed_snippets import run_snippet
+from test_vertex_doc_examples import run_snippet
 
 
 def png(text: str, *, size: int = 40) -> bytes:
@@ -57,7 +57,7 @@ def image_part(url: str) -> dict:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-SEED_AUDIO = """
+DOCS_AUDIO = """
 import base64
 with open(AUDIO_FILE, "rb") as audio_file:
     base64_audio = base64.b64encode(audio_file.read()).decode('utf-8')
@@ -87,10 +87,10 @@ print(response.choices[0].message.content)
 
 
 @pytest.mark.parametrize("sentence", SENTENCES[:5])
-def test_seed_audio_snippet_transcribes(auth_server: Server, tmp_path, sentence: str) -> None:
+def test_docs_audio_example_transcribes(auth_server: Server, tmp_path, sentence: str) -> None:
     wav = tmp_path / "speech.wav"
     wav.write_bytes(speak(sentence))
-    out = run_snippet(auth_server, SEED_AUDIO.replace("AUDIO_FILE", repr(str(wav))))
+    out = run_snippet(auth_server, DOCS_AUDIO.replace("AUDIO_FILE", repr(str(wav))))
     assert word_error_rate(sentence, out) <= MAX_WER, out
 
 
@@ -125,7 +125,7 @@ def test_image_text_is_read(client: openai.OpenAI) -> None:
     assert any("INVOICE TOTAL 42.50" in a for a in answers), answers
 
 
-SEED_IMAGE = """
+DOCS_IMAGE = """
 import base64
 with open(IMAGE_FILE, "rb") as image_file:
     base64_image = base64.b64encode(image_file.read()).decode('utf-8')
@@ -153,10 +153,10 @@ print(response.choices[0])
 """
 
 
-def test_seed_image_snippet(auth_server: Server, tmp_path) -> None:
+def test_docs_image_example(auth_server: Server, tmp_path) -> None:
     image = tmp_path / "sign.jpg"
     image.write_bytes(jpeg("OPEN DAILY 9 TO 5"))
-    out = run_snippet(auth_server, SEED_IMAGE.replace("IMAGE_FILE", repr(str(image))))
+    out = run_snippet(auth_server, DOCS_IMAGE.replace("IMAGE_FILE", repr(str(image))))
     assert out.startswith("Choice(finish_reason=") and "content=" in out, out
 
 

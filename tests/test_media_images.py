@@ -11,13 +11,8 @@ from PIL import Image
 
 from openvertex.media.colours import dominant_colours
 from openvertex.media.errors import MediaError
-from openvertex.media.images import (
-    image_facts,
-    load_image_bytes,
-    open_image,
-    sniff_image,
-    url_scheme,
-)
+from openvertex.media.image_bytes import load_image_bytes, sniff_image, url_scheme
+from openvertex.media.images import image_facts, open_image
 
 PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF"}
 

@@ -1,7 +1,7 @@
 """Function calling on the flash tier, Qwen2.5-Coder-0.5B-Instruct (installed from weights.txt).
 
-SmolLM2 was not trained to call tools and answers the seed's `auto` request in
-text; Qwen was, so the seed's function-calling snippet runs against a server
+SmolLM2 was not trained to call tools and answers the documentation example's `auto` request in
+text; Qwen was, so Vertex's function-calling example runs against a server
 whose `gemini-2.0-flash` is Qwen (conftest's `qwen_server`), unchanged but for the host.
 """
 
@@ -13,10 +13,10 @@ import re
 import openai
 from conftest import Server
 from test_auth_refusals import google_token
-from test_seed_snippets import run_snippet
 from test_tools import PROMPTS, SCHEMAS, TOOLS
+from test_vertex_doc_examples import run_snippet
 
-SEED_TOOLS = """
+DOCS_TOOLS = """
 tools = [
     {
         "type": "function",
@@ -48,10 +48,10 @@ print(response)
 """
 
 
-def test_seed_function_calling_snippet(qwen_server: Server) -> None:
+def test_docs_function_calling_example(qwen_server: Server) -> None:
     """In `auto` mode the model may answer in words (about 1 run in 15 here, unseeded at
     temperature 1.0), so the snippet gets three runs; any call must be right."""
-    outs = [run_snippet(qwen_server, SEED_TOOLS) for _ in range(3)]
+    outs = [run_snippet(qwen_server, DOCS_TOOLS) for _ in range(3)]
     calls = [
         re.search(r"Function\(arguments='(\{.*?\})', name='get_weather'\)", out) for out in outs
     ]

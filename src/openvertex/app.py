@@ -18,13 +18,14 @@ from openvertex import __version__
 from openvertex.api import health, token
 from openvertex.api import metrics as metrics_route
 from openvertex.api.context import AppContext
-from openvertex.api.errors import install_error_handlers
+from openvertex.api.error_handlers import install_error_handlers
 from openvertex.api.gemini import embeddings as gemini_embeddings
 from openvertex.api.gemini import routes as gemini
 from openvertex.api.hosts import HostCheck, served_hosts
 from openvertex.api.lifecycle import RequestLifecycle
 from openvertex.api.limits import BodySizeLimit
 from openvertex.api.openai import chat, completions, embeddings, images, models
+from openvertex.api.openai import docs as openai_docs
 from openvertex.api.openapi import install as install_openapi
 from openvertex.catalog import DEFAULT_EMBEDDING, source
 from openvertex.config import ModelConfig, Settings
@@ -41,10 +42,10 @@ from openvertex.engines.upstream.engine import UpstreamEngine
 from openvertex.engines.upstream.gemini import GeminiApi
 from openvertex.engines.upstream.openai_compat import OpenAICompat
 from openvertex.media.cascade import MediaLimits, MediaReader
+from openvertex.record import RequestRecord
 from openvertex.serving.admission import Admission
 from openvertex.serving.draining import Drain
 from openvertex.serving.quotas import Quota, Quotas
-from openvertex.serving.record import RequestRecord
 from openvertex.serving.registry import ModelRegistry, ServedModel
 from openvertex.serving.service import GenerationService
 from openvertex.store import open_store
@@ -233,5 +234,5 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         app.include_router(module.router)
     app.include_router(console.api)
     app.mount("/console/static", StaticFiles(directory=console.STATIC), name="console")
-    install_openapi(app)
+    install_openapi(app, [openai_docs.schemas, token.schemas], openai_docs.REQUESTS)
     return app

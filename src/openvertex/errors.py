@@ -1,10 +1,18 @@
 """Errors every layer may raise, named after Google's canonical status codes.
 
-They carry no HTTP machinery: `api/errors.py` turns them into the error envelope,
-so the engine and core can refuse a request without knowing about responses.
+Each becomes the error envelope, `{"error": {"code", "message", "status", "type",
+"param"}}`, read by Google-style clients (`code`, `status`) and by the `openai` SDK
+(`message`, `type`, `param`) alike; `api/error_handlers.py` answers with it, so the
+engines and core refuse a request without knowing about responses.
 """
 
 from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+# The request being served, named in its error bodies (set by api/lifecycle.py).
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class OpenVertexError(Exception):
@@ -77,3 +85,54 @@ class ResourceExhausted(OpenVertexError):
     def __init__(self, message: str, *, retry_after: int, reason: str | None = None) -> None:
         super().__init__(message, reason=reason)
         self.retry_after = retry_after
+
+
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def error_body(
+    code: int,
+    message: str,
+    *,
+    status: str | None = None,
+    type: str | None = None,
+    param: str | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "status": status or _GOOGLE_STATUS.get(code, "INTERNAL"),
+        "type": type or ("invalid_request_error" if code < 500 else "server_error"),
+        "param": param,
+    }
+    if request_id := REQUEST_ID.get():
+        error["request_id"] = request_id  # to find the request in the access log
+    if reason:  # Google's machine-readable why, e.g. ACCESS_TOKEN_EXPIRED
+        error["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": reason,
+                "domain": "googleapis.com",
+                "metadata": {"service": "aiplatform.googleapis.com"},
+            }
+        ]
+    return {"error": error}
+
+
+def body_of(exc: OpenVertexError) -> dict[str, Any]:
+    return error_body(
+        exc.code, exc.message, status=exc.status, type=exc.type, param=exc.param, reason=exc.reason
+    )

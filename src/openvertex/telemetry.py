@@ -13,7 +13,7 @@ import json
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from openvertex.serving.record import RequestRecord
+from openvertex.record import RequestRecord
 
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _RATE = (1, 5, 10, 25, 50, 75, 100, 150, 200, 300, 500, 1000)

@@ -24,7 +24,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from openvertex.api.errors import error_body
+from openvertex.errors import error_body
 
 _GOOGLE_STATUS = {408: "DEADLINE_EXCEEDED", 431: "INVALID_ARGUMENT", 503: "UNAVAILABLE"}
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from openvertex.api.context import Context
-from openvertex.api.errors import error_body
+from openvertex.errors import error_body
 
 router = APIRouter()
 

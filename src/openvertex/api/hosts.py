@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from openvertex.api.errors import error_body
 from openvertex.config import Settings
+from openvertex.errors import error_body
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 ANY = "*"

@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openvertex.serving.record import RequestRecord
+from openvertex.errors import REQUEST_ID
+from openvertex.record import RequestRecord
 
 HEADER = "x-request-id"
-REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 _ACCEPTED = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 

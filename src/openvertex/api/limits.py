@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openvertex.api.errors import error_body
+from openvertex.errors import error_body
 
 
 class BodySizeLimit:

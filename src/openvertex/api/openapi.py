@@ -2,33 +2,25 @@
 
 The chat and token routes parse their bodies themselves (any Content-Type, our own
 error envelope) and the models routes return plain dicts, so FastAPI cannot infer
-their shapes. The route decorators take the keyword arguments below, and
-`install` completes the document: the chat request's JSON Schema, the served
-model names (any other gets a 404), the Vertex path parameters, and no 422
-(validation failures are 400s here). tests/test_fuzz.py runs schemathesis against
-this document, so it must stay true.
+their shapes. Each route's docs live beside it (`api/openai/docs.py`, `api/token.py`),
+built from the pieces here, and `install` completes the document: the request
+schemas those give, the served model names (any other gets a 404), the Vertex path
+parameters, and no 422 (validation failures are 400s here). tests/test_fuzz.py runs
+schemathesis against this document, so it must stay true.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import FastAPI
-from openai.types import Completion, CreateEmbeddingResponse, ImagesResponse
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import SkipJsonSchema, models_json_schema
-
-from openvertex.api.openai.completion_request import CompletionRequest
-from openvertex.api.openai.request import (
-    ChatCompletionRequest,
-    EmbeddingsBody,
-    ImageGenerationRequest,
-)
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 REF_TEMPLATE = "#/components/schemas/{model}"
+Schemas = Sequence[Callable[[], dict[str, dict[str, Any]]]]  # components, by name
 
 
 class ErrorBody(BaseModel):
@@ -51,52 +43,6 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
-class ModelDetails(BaseModel):
-    """What really runs underneath; engines may add fields of their own."""
-
-    model_config = ConfigDict(extra="allow")
-
-    backend: str
-    weights: str
-    context_window: int
-    input_modalities: list[str]
-    output_modalities: list[str]
-    ready: bool
-
-
-class ModelCard(BaseModel):
-    id: str
-    object: Literal["model"]
-    created: int
-    owned_by: str
-    openvertex: ModelDetails
-
-
-class ModelList(BaseModel):
-    object: Literal["list"]
-    data: list[ModelCard]
-
-
-class TokenForm(BaseModel):
-    """OAuth2's JWT-bearer grant (RFC 7523), as google-auth sends it."""
-
-    grant_type: Literal["urn:ietf:params:oauth:grant-type:jwt-bearer"]
-    assertion: str = Field(description="A JWT signed with a service-account key (RS256)")
-
-
-class AccessToken(BaseModel):
-    access_token: str
-    token_type: Literal["Bearer"]
-    expires_in: int
-
-
-class OAuthError(BaseModel):
-    """OAuth2's error shape (RFC 6749 §5.2), not the API's envelope: google-auth reads it."""
-
-    error: Literal["unsupported_grant_type", "invalid_request", "invalid_grant"]
-    error_description: str
-
-
 _ERROR_TEXT = {
     400: "The request is invalid",
     401: "No valid credentials",
@@ -115,10 +61,10 @@ _RETRY_AFTER = {
         "schema": {"type": "integer", "minimum": 0},
     }
 }
-_NO_STORE = {"Cache-Control": {"required": True, "schema": {"type": "string"}}}
+NO_STORE_DOCS = {"Cache-Control": {"required": True, "schema": {"type": "string"}}}
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The error envelope under each status, with Retry-After on a 429."""
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
@@ -128,11 +74,11 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
     return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
-def _sse_event(chunk: str) -> dict[str, Any]:
+def sse_event(chunk: str) -> dict[str, Any]:
     """One server-sent event, as Open API before 3.2 reads `schema` for text/event-stream."""
     return {
         "type": "object",
@@ -145,7 +91,7 @@ def _sse_event(chunk: str) -> dict[str, Any]:
                         "type": "string",
                         "contentMediaType": "application/json",
                         "contentSchema": {
-                            "anyOf": [_ref(chunk), _ref("ErrorEnvelope")],
+                            "anyOf": [ref(chunk), ref("ErrorEnvelope")],
                             "description": "A chunk; a failure after the stream began: the error",
                         },
                     },
@@ -155,175 +101,15 @@ def _sse_event(chunk: str) -> dict[str, Any]:
     }
 
 
-CHAT_DOCS: dict[str, Any] = {
-    "response_model": None,
-    "openapi_extra": {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _ref("ChatCompletionRequest")}},
-        }
-    },
-    "responses": {
-        200: {
-            "description": "The completion; with `stream: true`, server-sent events instead",
-            "content": {
-                "application/json": {"schema": _ref("ChatCompletion")},
-                "text/event-stream": {"schema": _sse_event("ChatCompletionChunk")},
-            },
-            "headers": {
-                "x-openvertex-thinking-budget": {
-                    "description": "The thinking budget the model was given, when one was set",
-                    "schema": {"type": "integer"},
-                }
-            },
-        },
-        **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
-    },
-}
-
-COMPLETIONS_DOCS: dict[str, Any] = {
-    "summary": "Continue a prompt as it is (the legacy Completions API; embedded models only)",
-    "response_model": None,
-    "openapi_extra": {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _ref("CompletionRequest")}},
-        }
-    },
-    "responses": {
-        200: {
-            "description": "The completion; with `stream: true`, server-sent events of its "
-            "pieces instead (`finish_reason` null until a choice ends)",
-            "content": {
-                "application/json": {"schema": _ref("Completion")},
-                "text/event-stream": {"schema": _sse_event("CompletionChunk")},
-            },
-        },
-        **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
-    },
-}
-
-IMAGES_DOCS: dict[str, Any] = {
-    "summary": "Generate images (a model that draws; others answer 400 FAILED_PRECONDITION)",
-    "response_model": None,
-    "openapi_extra": {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _ref("ImageGenerationRequest")}},
-        }
-    },
-    "responses": {
-        200: {
-            "description": "The images, base64 (or as data URLs)",
-            "content": {"application/json": {"schema": _ref("ImagesResponse")}},
-        },
-        **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
-    },
-}
-
-EMBEDDINGS_DOCS: dict[str, Any] = {
-    "summary": "Create embeddings (served by an embedding model; others answer 400)",
-    "response_model": None,
-    "openapi_extra": {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _ref("EmbeddingsBody")}},
-        }
-    },
-    "responses": {
-        200: {
-            "description": "One vector per input, as floats or base64 float32",
-            "content": {"application/json": {"schema": _ref("CreateEmbeddingResponse")}},
-        },
-        **_errors(400, 401, 403, 404, 413, 429, 503),
-    },
-}
-
-MODELS_DOCS: dict[str, Any] = {
-    "response_model": None,
-    "responses": {200: {"model": ModelList}, **_errors(401, 403, 404)},
-}
-
-MODEL_DOCS: dict[str, Any] = {
-    "response_model": None,
-    "responses": {200: {"model": ModelCard}, **_errors(401, 403, 404)},
-}
-
-TOKEN_DOCS: dict[str, Any] = {
-    "openapi_extra": {
-        "requestBody": {
-            "required": True,
-            "content": {"application/x-www-form-urlencoded": {"schema": _ref("TokenForm")}},
-        }
-    },
-    "responses": {
-        200: {"model": AccessToken, "description": "An access token", "headers": _NO_STORE},
-        400: {"model": OAuthError, "description": "The grant is refused", "headers": _NO_STORE},
-        **_errors(413),
-    },
-}
-
-
-@cache
-def _own_schemas() -> dict[str, dict[str, Any]]:
-    """Components for the shapes FastAPI does not see, refs already pointing there."""
-    _, document = models_json_schema(
-        [
-            (ChatCompletionRequest, "validation"),
-            (CompletionRequest, "validation"),
-            (ImageGenerationRequest, "validation"),
-            (EmbeddingsBody, "validation"),
-            (TokenForm, "validation"),
-            (CreateEmbeddingResponse, "serialization"),
-            (ChatCompletion, "serialization"),
-            (ChatCompletionChunk, "serialization"),
-            (Completion, "serialization"),
-            (ImagesResponse, "serialization"),
-        ],
-        ref_template=REF_TEMPLATE,
-    )
-    schemas: dict[str, dict[str, Any]] = document["$defs"]
-    # A streamed legacy completion: each choice's finish_reason is null until its last chunk.
-    choice = schemas["CompletionChoice"]
-    finish = {"anyOf": [choice["properties"]["finish_reason"], {"type": "null"}]}
-    schemas["CompletionChunkChoice"] = {
-        **choice,
-        "title": "CompletionChunkChoice",
-        "properties": {**choice["properties"], "finish_reason": finish},
-    }
-    completion = schemas["Completion"]
-    choices = {**completion["properties"]["choices"], "items": _ref("CompletionChunkChoice")}
-    schemas["CompletionChunk"] = {
-        **completion,
-        "title": "CompletionChunk",
-        "properties": {**completion["properties"], "choices": choices},
-    }
-    # `encoding_format: "base64"` answers each vector as a base64 string of float32s.
-    embedding = schemas["Embedding"]
-    vector = {"anyOf": [embedding["properties"]["embedding"], {"type": "string"}]}
-    schemas["Embedding"] = {
-        **embedding,
-        "properties": {**embedding["properties"], "embedding": {**vector, "title": "Embedding"}},
-    }
-    # ChatMessage's own validator: only an assistant message may leave its content out.
-    schemas["ChatMessage"] = {
-        **schemas["ChatMessage"],
-        "if": {"properties": {"role": {"const": "assistant"}}},
-        "else": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
-    }
-    return schemas
-
-
-def _complete(document: dict[str, Any], model_names: list[str]) -> None:
+def _complete(
+    document: dict[str, Any], model_names: list[str], own: Schemas, requests: Sequence[str]
+) -> None:
     """Add what FastAPI cannot see; idempotent, since FastAPI caches the document."""
     components = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas = dict(_own_schemas())
-    for name in (
-        "ChatCompletionRequest",
-        "CompletionRequest",
-        "ImageGenerationRequest",
-        "EmbeddingsBody",
-    ):
+    schemas: dict[str, dict[str, Any]] = {}
+    for part in own:
+        schemas |= part()
+    for name in requests:
         request = schemas[name]
         model = {**request["properties"]["model"], "enum": model_names}  # any other is a 404
         schemas[name] = {**request, "properties": {**request["properties"], "model": model}}
@@ -331,7 +117,7 @@ def _complete(document: dict[str, Any], model_names: list[str]) -> None:
         if components.get(name, schema) != schema:
             raise RuntimeError(f"two different schemas are named {name} in the OpenAPI document")
         components[name] = schema
-    # Validation failures are 400s with the error envelope (api/errors.py), never 422s.
+    # Validation failures are 400s with the error envelope (errors.py), never 422s.
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     for path, item in document.get("paths", {}).items():
@@ -351,14 +137,16 @@ def _complete(document: dict[str, Any], model_names: list[str]) -> None:
                 del operation["parameters"]
 
 
-def install(app: FastAPI) -> None:
-    """Make `app.openapi()` return the completed document."""
+def install(app: FastAPI, own: Schemas, requests: Sequence[str]) -> None:
+    """Make `app.openapi()` return the completed document: the components each of `own`
+    gives, and the served model names as the only `model` of each of `requests`."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         document = build()
         ids = app.state.context.service.registry.names
-        _complete(document, sorted({*ids, *(i.removeprefix("google/") for i in ids)}))
+        names = sorted({*ids, *(i.removeprefix("google/") for i in ids)})
+        _complete(document, names, own, requests)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it

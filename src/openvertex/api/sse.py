@@ -20,8 +20,7 @@ from pydantic_core import to_json
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from openvertex.api.errors import body_of, error_body
-from openvertex.errors import OpenVertexError
+from openvertex.errors import OpenVertexError, body_of, error_body
 
 log = logging.getLogger("openvertex")
 

@@ -8,18 +8,21 @@ with a 413 before it is read whole; the connection is then closed, not drained.
 
 from __future__ import annotations
 
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
 from starlette.concurrency import run_in_threadpool
 
 from openvertex.api.context import Context
-from openvertex.api.errors import error_body
-from openvertex.api.openapi import TOKEN_DOCS
+from openvertex.api.openapi import NO_STORE_DOCS, REF_TEMPLATE, errors, ref
 from openvertex.auth.assertion import InvalidGrant, verify_assertion
 from openvertex.auth.credentials import issue_access_token
 from openvertex.auth.service_accounts import GOOGLE_TOKEN_URI
+from openvertex.errors import error_body
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_FORM_BYTES = 64 * 1024
@@ -27,6 +30,47 @@ MAX_FORM_FIELDS = 16
 _NO_STORE = {"Cache-Control": "no-store"}
 
 router = APIRouter()
+
+
+class TokenForm(BaseModel):
+    """OAuth2's JWT-bearer grant (RFC 7523), as google-auth sends it."""
+
+    grant_type: Literal["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    assertion: str = Field(description="A JWT signed with a service-account key (RS256)")
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+
+
+class OAuthError(BaseModel):
+    """OAuth2's error shape (RFC 6749 §5.2), not the API's envelope: google-auth reads it."""
+
+    error: Literal["unsupported_grant_type", "invalid_request", "invalid_grant"]
+    error_description: str
+
+
+TOKEN_DOCS: dict[str, Any] = {
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": ref("TokenForm")}},
+        }
+    },
+    "responses": {
+        200: {"model": AccessToken, "description": "An access token", "headers": NO_STORE_DOCS},
+        400: {"model": OAuthError, "description": "The grant is refused", "headers": NO_STORE_DOCS},
+        **errors(413),
+    },
+}
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """The form's schema, for the OpenAPI document."""
+    _, document = models_json_schema([(TokenForm, "validation")], ref_template=REF_TEMPLATE)
+    return document["$defs"]
 
 
 def _oauth_error(error: str, description: str) -> JSONResponse:

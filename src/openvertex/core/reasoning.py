@@ -6,8 +6,10 @@ Vertex maps effort levels to Gemini thinking budgets; the mapping is a setting
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
+from openvertex.core.request import Thinking
 from openvertex.errors import InvalidArgument
 
 DEFAULT_EFFORT_BUDGETS: dict[str, int] = {
@@ -19,6 +21,14 @@ DEFAULT_EFFORT_BUDGETS: dict[str, int] = {
 }
 
 DYNAMIC = -1  # thinking_budget -1: the model decides, bounded by the context
+
+
+def with_budget(thinking: Thinking, budgets: Mapping[str, int]) -> Thinking:
+    """An effort level asked for, as the model's thinking budget for it."""
+    if thinking.level is None:
+        return thinking
+    budget = effort_budget(thinking.level, budgets, param=thinking.where)
+    return dataclasses.replace(thinking, budget=budget, level=None)
 
 
 def effort_budget(level: str, budgets: Mapping[str, int], *, param: str) -> int:

@@ -120,11 +120,14 @@ class Thinking:
     """How long the model may think, and whether its thoughts are shown.
 
     `budget`: None = the model's default, 0 = no thinking, -1 = the model decides
-    (bounded by the context), N = at most N thinking tokens.
+    (bounded by the context), N = at most N thinking tokens. `level`: an effort level
+    asked for instead (given at `where`), which the served model turns into its budget.
     """
 
     budget: int | None = None
     include_thoughts: bool = False
+    level: str | None = None
+    where: str = "reasoning_effort"
 
 
 @dataclass(frozen=True, slots=True)

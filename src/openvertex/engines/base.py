@@ -6,7 +6,7 @@ way; it imports core types, never a wire or the service.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,8 +28,6 @@ class Capabilities:
     slots: int  # requests generated at once
     input_modalities: tuple[str, ...] = ("text",)
     output_modalities: tuple[str, ...] = ("text",)
-    tools: str = "prompted"  # "native": the model's own format, taught by its chat template
-    thinking: str = "prompted"  # "native": the model was trained to think
     details: dict[str, str] = field(default_factory=dict)
 
 
@@ -54,7 +52,7 @@ class Engine(Protocol):
     async def check(self, request: GenerationRequest) -> None:
         """Refuse (400) what this engine cannot serve, before any quota or slot is spent."""
 
-    def generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         """Generate one candidate (`request.candidates` is 1 here).
 
         Stopping iteration early (closing the generator) must stop the work

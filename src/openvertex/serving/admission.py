@@ -16,8 +16,8 @@ import time
 from collections import deque
 
 from openvertex.errors import ResourceExhausted, Unavailable
+from openvertex.record import RequestRecord
 from openvertex.serving.draining import Drain
-from openvertex.serving.record import RequestRecord
 from openvertex.telemetry import Metrics
 
 

@@ -26,7 +26,7 @@ from openvertex.core.events import (
 )
 from openvertex.core.request import ToolCall
 from openvertex.errors import OpenVertexError
-from openvertex.serving.record import CLIENT_CLOSED, RequestRecord
+from openvertex.record import CLIENT_CLOSED, RequestRecord
 
 _OUTPUT = (TextDelta, ThoughtDelta, ToolCall)
 

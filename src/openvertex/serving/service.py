@@ -11,20 +11,28 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from openvertex.auth.credentials import Principal
 from openvertex.core.embedding import MAX_INPUTS, Embedding, EmbeddingRequest
 from openvertex.core.events import ChoiceEvent
+from openvertex.core.reasoning import with_budget
 from openvertex.core.request import Audio, GenerationRequest, Image, Part, Text
 from openvertex.engines.base import Engine, embeds
-from openvertex.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
+from openvertex.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    OpenVertexError,
+    ResourceExhausted,
+    Unavailable,
+)
 from openvertex.media.cascade import MediaReader
+from openvertex.record import RequestRecord
 from openvertex.serving.candidates import generate_candidates
 from openvertex.serving.draining import Drain
 from openvertex.serving.metering import metered
 from openvertex.serving.quotas import Quotas
-from openvertex.serving.record import RequestRecord
 from openvertex.serving.registry import ModelRegistry, ServedModel
 
 
@@ -78,6 +86,18 @@ class GenerationService:
         if media:
             details["media_input"] = media  # how a text model gets them: honestly
         return details
+
+    def resolve(self, served: ServedModel, request: GenerationRequest) -> GenerationRequest:
+        """What the wire asked, with the served model's policy: its default temperature
+        and top_p where the request gives none, an effort level as its thinking budget."""
+        s = request.sampling
+        sampling = dataclasses.replace(
+            s,
+            temperature=served.temperature if s.temperature is None else s.temperature,
+            top_p=served.top_p if s.top_p is None else s.top_p,
+        )
+        thinking = with_budget(request.thinking, served.effort_budgets)
+        return dataclasses.replace(request, sampling=sampling, thinking=thinking)
 
     def require_generator(self, served: ServedModel, name: str) -> Engine:
         if embeds(served.engine):
@@ -167,13 +187,47 @@ class GenerationService:
         request = await self._read_media(served, request, record)
         assert not embeds(served.engine)  # check() refused it
         events = generate_candidates(served.engine, request)
-        events = metered(self.drain.cut(events), record, choices=request.candidates)
-        try:
-            first = await anext(events)
-        except BaseException:
-            await events.aclose()
-            raise
-        return prepend(first, events)
+        return await _started(metered(self.drain.cut(events), record, request.candidates))
+
+    async def start_in_turn(
+        self,
+        served: ServedModel,
+        requests: list[GenerationRequest],
+        caller: Principal,
+        record: RequestRecord,
+    ) -> AsyncGenerator[ChoiceEvent, None]:
+        """Several requests answered as one (a legacy completion's prompts): each runs in
+        turn as `start` runs any (its own quota count and slots, freed as soon as it is
+        done, so a long list never waits on slots it holds itself), its choices numbered
+        after the previous one's, its tokens added to `record`. The first one's events
+        are already there, so its refusal is still a 4xx."""
+        if len(requests) == 1:
+            return await self.start(served, requests[0], caller, record)
+        return await _started(self._in_turn(served, requests, caller, record))
+
+    async def _in_turn(
+        self,
+        served: ServedModel,
+        requests: list[GenerationRequest],
+        caller: Principal,
+        record: RequestRecord,
+    ) -> AsyncGenerator[ChoiceEvent, None]:
+        offset = 0
+        for request in requests:
+            own = RequestRecord(record.request_id, record.method, record.path)
+            record.on_end(own.end)  # its slots are freed with the request at the latest
+            try:
+                events = await self.start(served, request, caller, own)
+                async with aclosing(events):
+                    async for item in events:
+                        yield ChoiceEvent(offset + item.index, item.event)
+            except OpenVertexError as exc:  # a refusal after the first one ends the stream
+                own.stream_error = own.stream_error or exc.code
+                raise
+            finally:
+                own.end()  # frees its slots now, for the next one
+                record.add(own)
+            offset += request.candidates
 
     async def embed(
         self,
@@ -252,7 +306,19 @@ def _lacking(served: ServedModel, request: GenerationRequest) -> list[Image | Au
     return [part for part in request.media if _kind(part) not in own]
 
 
-async def prepend(
+async def _started(
+    events: AsyncGenerator[ChoiceEvent, None],
+) -> AsyncGenerator[ChoiceEvent, None]:
+    """`events` once the first is there: a refusal before it is still a 4xx."""
+    try:
+        first = await anext(events)
+    except BaseException:
+        await events.aclose()
+        raise
+    return _prepend(first, events)
+
+
+async def _prepend(
     first: ChoiceEvent, rest: AsyncGenerator[ChoiceEvent, None]
 ) -> AsyncGenerator[ChoiceEvent, None]:
     """`first`, then the rest; closing this closes the rest."""

@@ -19,7 +19,7 @@ from openvertex.api.body import parse_body
 from openvertex.api.context import Context
 from openvertex.api.deps import BilledCaller
 from openvertex.api.gemini.request import Content, _Wire
-from openvertex.api.gemini.routes import publisher_routes, served_model
+from openvertex.api.gemini.routes import publisher_model, publisher_routes
 from openvertex.api.generation import unless_disconnected
 from openvertex.core.embedding import (
     DEFAULT_TASK,
@@ -155,8 +155,7 @@ async def _embed(
     dimensions: int | None,
     auto_truncate: bool,
 ) -> list[Embedding]:
-    served = served_model(ctx, request, publisher, model)
-    request.state.record.model = served.name
+    served = publisher_model(ctx, request, publisher, model)
     embedding = EmbeddingRequest(
         model=model,
         inputs=inputs,

@@ -5,13 +5,16 @@ A streamed chunk is a whole response holding what is new: text, thoughts
 as an object). Each candidate's last chunk carries its `finishReason`, and the
 stream's last chunk the usage of all candidates. Candidate tokens exclude
 thoughts, which are counted apart, as Gemini bills them.
+
+Each event becomes its candidate's delta once (`_Deltas`); the whole reply is the
+same deltas merged per candidate, so the two shapes cannot drift apart.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +22,6 @@ from typing import Any
 from openvertex.core.events import (
     ChoiceEvent,
     Finish,
-    FinishReason,
     ImageData,
     TextDelta,
     ThoughtDelta,
@@ -68,113 +70,111 @@ def function_call(call: ToolCall) -> dict[str, Any]:
     return {"functionCall": {"id": call.id, "name": call.name, "args": json.loads(call.arguments)}}
 
 
-class _Logprobs:
-    """`logprobsResult` and `avgLogprobs` of one candidate, as its tokens come."""
+def _logprobs(entries: tuple[TokenLogprob, ...]) -> dict[str, Any]:
+    """`logprobsResult` and `avgLogprobs` of some tokens."""
+    chosen = [{"token": e.token, "logProbability": e.logprob} for e in entries]
+    top = [
+        {"candidates": [{"token": t.token, "logProbability": t.logprob} for t in e.top]}
+        for e in entries
+    ]
+    return {
+        "avgLogprobs": sum(e.logprob for e in entries) / len(entries),
+        "logprobsResult": {"topCandidates": top, "chosenCandidates": chosen},
+    }
 
-    def __init__(self) -> None:
-        self.chosen: list[dict[str, Any]] = []
-        self.top: list[dict[str, Any]] = []
 
-    def add(self, entries: tuple[TokenLogprob, ...]) -> None:
-        for e in entries:
-            self.chosen.append({"token": e.token, "logProbability": e.logprob})
-            alternatives = [{"token": t.token, "logProbability": t.logprob} for t in e.top]
-            self.top.append({"candidates": alternatives})
+class _Deltas:
+    """Events as the deltas of their candidates: `{content: {parts}, index, ...}`."""
 
-    def fields(self) -> dict[str, Any]:
-        if not self.chosen:
-            return {}
-        average = sum(c["logProbability"] for c in self.chosen) / len(self.chosen)
-        return {
-            "avgLogprobs": average,
-            "logprobsResult": {"topCandidates": self.top, "chosenCandidates": self.chosen},
-        }
+    def __init__(self, meta: ReplyMeta) -> None:
+        self.meta = meta
+        self.usage = UsageSum()
+        self.finished = 0
+
+    def of(self, item: ChoiceEvent) -> dict[str, Any] | None:
+        event, i = item.event, item.index
+        if isinstance(event, Usage):
+            self.usage.add(event)
+        elif isinstance(event, ThoughtDelta):
+            if self.meta.include_thoughts and event.text:
+                return _delta(i, [{"text": event.text, "thought": True}])
+        elif isinstance(event, TextDelta):
+            extra = _logprobs(event.logprobs) if event.logprobs else {}
+            return _delta(i, [{"text": event.text}], **extra)
+        elif isinstance(event, ToolCall):
+            return _delta(i, [function_call(event)])
+        elif isinstance(event, ImageData):
+            return _delta(i, [inline_data(event)])
+        elif isinstance(event, Finish):
+            self.finished += 1
+            return _delta(i, [{"text": ""}], finishReason=_FINISH[event.reason])
+        return None
+
+    @property
+    def done(self) -> bool:
+        return self.finished == self.meta.candidates
 
 
 class _Candidate:
+    """One candidate's deltas merged: thoughts, then text, then images and calls."""
+
     def __init__(self, index: int) -> None:
         self.index = index
         self.thoughts: list[str] = []
         self.text: list[str] = []
-        self.calls: list[ToolCall] = []
-        self.images: list[ImageData] = []
-        self.finish: FinishReason = "stop"
-        self.logprobs = _Logprobs()
+        self.images: list[dict[str, Any]] = []
+        self.calls: list[dict[str, Any]] = []
+        self.finish = _FINISH["stop"]
+        self.chosen: list[dict[str, Any]] = []
+        self.top: list[dict[str, Any]] = []
 
-    def to_json(self, include_thoughts: bool) -> dict[str, Any]:
+    def add(self, delta: dict[str, Any]) -> None:
+        for part in delta["content"]["parts"]:
+            if "text" not in part:
+                (self.calls if "functionCall" in part else self.images).append(part)
+            elif part["text"]:
+                (self.thoughts if part.get("thought") else self.text).append(part["text"])
+        if result := delta.get("logprobsResult"):
+            self.chosen += result["chosenCandidates"]
+            self.top += result["topCandidates"]
+        self.finish = delta.get("finishReason", self.finish)
+
+    def to_json(self) -> dict[str, Any]:
         parts: list[dict[str, Any]] = []
-        if include_thoughts and self.thoughts:
+        if self.thoughts:
             parts.append({"text": "".join(self.thoughts), "thought": True})
-        if self.text or not (self.calls or self.images):
+        if self.text or not (self.images or self.calls):
             parts.append({"text": "".join(self.text)})
-        parts += [inline_data(image) for image in self.images]
-        parts += [function_call(call) for call in self.calls]
-        return {
-            "content": {"role": "model", "parts": parts},
-            "finishReason": _FINISH[self.finish],
-            "index": self.index,
-            **self.logprobs.fields(),
-        }
+        parts += self.images + self.calls
+        out = {"content": {"role": "model", "parts": parts}, "finishReason": self.finish,
+               "index": self.index}  # fmt: skip
+        if self.chosen:
+            average = sum(c["logProbability"] for c in self.chosen) / len(self.chosen)
+            out["avgLogprobs"] = average
+            out["logprobsResult"] = {"topCandidates": self.top, "chosenCandidates": self.chosen}
+        return out
 
 
-async def to_response(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> dict[str, Any]:
+async def to_response(events: AsyncGenerator[ChoiceEvent, None], meta: ReplyMeta) -> dict[str, Any]:
+    """The whole reply: every delta merged into its candidate."""
+    deltas = _Deltas(meta)
     candidates = [_Candidate(i) for i in range(meta.candidates)]
-    usage = UsageSum()
     async for item in events:
-        event, candidate = item.event, candidates[item.index]
-        if isinstance(event, TextDelta):
-            candidate.text.append(event.text)
-            if event.logprobs:
-                candidate.logprobs.add(event.logprobs)
-        elif isinstance(event, ThoughtDelta):
-            candidate.thoughts.append(event.text)
-        elif isinstance(event, ToolCall):
-            candidate.calls.append(event)
-        elif isinstance(event, ImageData):
-            candidate.images.append(event)
-        elif isinstance(event, Usage):
-            usage.add(event)
-        elif isinstance(event, Finish):
-            candidate.finish = event.reason
-    return _response(
-        meta,
-        [c.to_json(meta.include_thoughts) for c in candidates],
-        usage_metadata(usage),
-    )
+        if (delta := deltas.of(item)) is not None:
+            candidates[delta["index"]].add(delta)
+    return _response(meta, [c.to_json() for c in candidates], usage_metadata(deltas.usage))
 
 
 async def to_chunks(
     events: AsyncGenerator[ChoiceEvent, None], meta: ReplyMeta
 ) -> AsyncGenerator[dict[str, Any], None]:
-    """One chunk per event worth sending; the last one carries the usage."""
-    usage = UsageSum()
-    finished = 0
+    """Each delta as a chunk, as it comes; the last one carries the usage."""
+    deltas = _Deltas(meta)
     async with aclosing(events):  # closed with the stream, not left to the GC
         async for item in events:
-            event, i = item.event, item.index
-            if isinstance(event, Usage):
-                usage.add(event)
-                continue
-            if isinstance(event, ThoughtDelta):
-                if not meta.include_thoughts or not event.text:
-                    continue
-                yield _response(meta, [_delta(i, [{"text": event.text, "thought": True}])])
-            elif isinstance(event, TextDelta):
-                extra = {}
-                if event.logprobs:
-                    logprobs = _Logprobs()
-                    logprobs.add(event.logprobs)
-                    extra = logprobs.fields()
-                yield _response(meta, [_delta(i, [{"text": event.text}], **extra)])
-            elif isinstance(event, ToolCall):
-                yield _response(meta, [_delta(i, [function_call(event)])])
-            elif isinstance(event, ImageData):
-                yield _response(meta, [_delta(i, [inline_data(event)])])
-            elif isinstance(event, Finish):
-                finished += 1
-                last = _delta(i, [{"text": ""}], finishReason=_FINISH[event.reason])
-                done = finished == meta.candidates
-                yield _response(meta, [last], usage_metadata(usage) if done else None)
+            if (delta := deltas.of(item)) is not None:
+                usage = usage_metadata(deltas.usage) if deltas.done else None
+                yield _response(meta, [delta], usage)
 
 
 def _delta(index: int, parts: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:

@@ -12,7 +12,6 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -21,7 +20,6 @@ from pydantic.alias_generators import to_camel
 from openvertex.api.gemini.schema import to_json_schema
 from openvertex.core.intent import check_json_schema, tool, tool_use
 from openvertex.core.json_bounds import SchemaBudget
-from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS, effort_budget
 from openvertex.core.request import (
     Audio,
     GenerationRequest,
@@ -41,7 +39,7 @@ from openvertex.core.request import (
 )
 from openvertex.errors import InvalidArgument, NotFound
 from openvertex.media.errors import MediaError
-from openvertex.media.images import load_image_bytes, url_scheme
+from openvertex.media.image_bytes import load_image_bytes, url_scheme
 
 MAX_INT32 = 2**31 - 1
 FUNCTION_NAME = r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}$"
@@ -237,12 +235,9 @@ def to_generation_request(
     body: GenerateContentRequest | CountTokensRequest,
     model: str,
     *,
-    temperature: float | None,
-    top_p: float | None,
-    effort_budgets: Mapping[str, int] = DEFAULT_EFFORT_BUDGETS,
     stream: bool = False,
 ) -> GenerationRequest:
-    """The wire-neutral request; the keyword arguments are the model's settings."""
+    """The wire-neutral request: what the client asked, before the model's defaults."""
     config = body.generation_config or GenerationConfig()
     if isinstance(body, GenerateContentRequest):
         _refuse_what_cannot_be_honoured(body, config)
@@ -255,8 +250,8 @@ def to_generation_request(
             "logprobs needs responseLogprobs set to true.", param="generationConfig.logprobs"
         )
     sampling = Sampling(
-        temperature=config.temperature if config.temperature is not None else temperature,
-        top_p=config.top_p if config.top_p is not None else top_p,
+        temperature=config.temperature,
+        top_p=config.top_p,
         top_k=config.top_k,
         seed=config.seed,
         presence_penalty=config.presence_penalty or 0.0,
@@ -273,7 +268,7 @@ def to_generation_request(
         messages=messages,
         sampling=sampling,
         candidates=config.candidate_count or 1,
-        thinking=_thinking(config.thinking_config, effort_budgets),
+        thinking=_thinking(config.thinking_config),
         output=_output(config, budget),
         tools=_tool_use(body.tools, tool_config, budget),
         image=_image_output(config),
@@ -427,7 +422,7 @@ def _file(file: FileData, where: str) -> Part:
     return Image(url=file.file_uri, mime_type=mime or None, where=where)
 
 
-def _thinking(config: ThinkingConfig | None, effort_budgets: Mapping[str, int]) -> Thinking:
+def _thinking(config: ThinkingConfig | None) -> Thinking:
     if config is None:
         return Thinking()
     level = config.thinking_level
@@ -438,11 +433,8 @@ def _thinking(config: ThinkingConfig | None, effort_budgets: Mapping[str, int]) 
             "thinkingBudget and thinkingLevel cannot be used together; give one of them.",
             param="generationConfig.thinkingConfig",
         )
-    budget = config.thinking_budget
-    if level is not None:
-        where = "generationConfig.thinkingConfig.thinkingLevel"
-        budget = effort_budget(level, effort_budgets, param=where)
-    return Thinking(budget, bool(config.include_thoughts))
+    where = "generationConfig.thinkingConfig.thinkingLevel"
+    return Thinking(config.thinking_budget, bool(config.include_thoughts), level, where)
 
 
 def _output(config: GenerationConfig, budget: SchemaBudget) -> Output | None:

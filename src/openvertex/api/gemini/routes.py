@@ -13,16 +13,14 @@ Under `/v1` and `/v1beta1` (the SDK's default), with a project and location
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import functools
 import secrets
 from collections.abc import Callable
-from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from openvertex.api.body import parse_body
 from openvertex.api.context import AppContext, Context
@@ -34,9 +32,14 @@ from openvertex.api.gemini.request import (
     GenerateContentRequest,
     to_generation_request,
 )
-from openvertex.api.generation import budget_headers, start_generation, unless_disconnected
+from openvertex.api.generation import (
+    budget_headers,
+    read_request,
+    served_model,
+    start_generation,
+    whole_reply,
+)
 from openvertex.api.sse import json_array_response, sse_response
-from openvertex.errors import NotFound
 from openvertex.serving.registry import ServedModel
 
 PREFIXES = [
@@ -66,23 +69,21 @@ def _routes(method: str, suffix: str) -> Callable[[Callable[..., Any]], Callable
     return publisher_routes(router, method, suffix)
 
 
-def served_model(ctx: AppContext, request: Request, publisher: str, model: str) -> ServedModel:
+def publisher_model(ctx: AppContext, request: Request, publisher: str, model: str) -> ServedModel:
     """The model a URL names (`google/x` is served as `x` too), or Vertex's 404."""
-    served = ctx.service.registry.find(model if publisher == "google" else f"{publisher}/{model}")
-    if served is None:
-        params = request.path_params
-        scope = (
-            f"projects/{params['project']}/locations/{params['location']}/"
-            if ("project" in params)
-            else ""
-        )
-        raise NotFound(
-            f"Publisher Model `{scope}publishers/{publisher}/models/{model}` was not found or "
-            "your project does not have access to it. Served models: "
-            + ", ".join(ctx.service.registry.names)
-            + ".",
-        )
-    return served
+    params = request.path_params
+    scope = (
+        f"projects/{params['project']}/locations/{params['location']}/"
+        if "project" in params
+        else ""
+    )
+    return served_model(
+        request,
+        ctx.service,
+        model if publisher == "google" else f"{publisher}/{model}",
+        missing=f"Publisher Model `{scope}publishers/{publisher}/models/{model}` was not found "
+        "or your project does not have access to it.",
+    )
 
 
 @_routes("POST", "/{model}:generateContent")
@@ -108,20 +109,12 @@ async def _generate(
     *,
     stream: bool,
 ) -> Any:
-    served = served_model(ctx, request, publisher, model)
-    request.state.record.model = served.name  # a served name: metric labels stay bounded
+    served = publisher_model(ctx, request, publisher, model)
     service = ctx.service
     service.check_room(served)  # a full server refuses before reading the body
     body = await parse_body(request, GenerateContentRequest)
-    generation = await asyncio.to_thread(  # schemas and inline media cost CPU: off the loop
-        to_generation_request,
-        body,
-        served.name,
-        temperature=served.temperature,
-        top_p=served.top_p,
-        effort_budgets=served.effort_budgets,
-        stream=stream,
-    )
+    parse = functools.partial(to_generation_request, body, served.name, stream=stream)
+    generation = await read_request(request, service, served, parse)
     events = await start_generation(request, service, served, generation, principal)
     meta = ReplyMeta(
         response_id=secrets.token_urlsafe(16),
@@ -136,20 +129,17 @@ async def _generate(
         if request.query_params.get("alt") == "sse":
             return sse_response(chunks, headers=headers, done=False)
         return json_array_response(chunks, headers=headers)
-    async with aclosing(events):
-        reply = await unless_disconnected(request, to_response(events, meta))
-    return JSONResponse(reply, headers=headers)
+    return await whole_reply(request, events, functools.partial(to_response, meta=meta), headers)
 
 
 @_routes("POST", "/{model}:countTokens")
 async def count_tokens(
     request: Request, publisher: str, model: str, _: CurrentPrincipal, ctx: Context
 ) -> dict[str, Any]:
-    served = served_model(ctx, request, publisher, model)
+    served = publisher_model(ctx, request, publisher, model)
     body = await parse_body(request, CountTokensRequest)
-    generation = await asyncio.to_thread(
-        to_generation_request, body, served.name, temperature=None, top_p=None
-    )
+    parse = functools.partial(to_generation_request, body, served.name)
+    generation = await read_request(request, ctx.service, served, parse)
     total = await ctx.service.count_tokens(served, generation)
     return {
         "totalTokens": total,
@@ -162,7 +152,7 @@ async def compute_tokens(
     request: Request, publisher: str, model: str, _: CurrentPrincipal, ctx: Context
 ) -> dict[str, Any]:
     """Each content's text as the model's tokenizer cuts it (no chat template around it)."""
-    served = served_model(ctx, request, publisher, model)
+    served = publisher_model(ctx, request, publisher, model)
     engine = ctx.service.require_generator(served, model)
     body = await parse_body(request, ComputeTokensRequest)
     info = []
@@ -189,7 +179,7 @@ async def list_models(publisher: str, _: CurrentPrincipal, ctx: Context) -> dict
 async def get_model(
     request: Request, publisher: str, model: str, _: CurrentPrincipal, ctx: Context
 ) -> dict[str, Any]:
-    return _card(ctx, served_model(ctx, request, publisher, model))
+    return _card(ctx, publisher_model(ctx, request, publisher, model))
 
 
 def _publisher(name: str) -> str:

@@ -66,7 +66,7 @@ class _Pieces:
             self.usage[i // self.meta.n].add(event)
         return None  # no thoughts, calls or images in a plain continuation
 
-    def total_usage(self) -> CompletionUsage:
+    def total_usage(self) -> dict[str, Any]:
         total = UsageSum()
         for each in self.usage:
             total.prompt += each.prompt
@@ -110,10 +110,12 @@ async def to_text_chunks(
             if (piece := pieces.of(item)) is not None:
                 yield {**head, "choices": [piece]}
     if include_usage:
-        yield {**head, "choices": [], "usage": pieces.total_usage().model_dump(mode="json")}
+        yield {**head, "choices": [], "usage": pieces.total_usage()}
 
 
-async def to_text_completion(events: AsyncIterator[ChoiceEvent], meta: TextReplyMeta) -> Completion:
+async def to_text_completion(
+    events: AsyncIterator[ChoiceEvent], meta: TextReplyMeta
+) -> dict[str, Any]:
     """The pieces of every choice, joined."""
     pieces = _Pieces(meta)
     count = len(meta.prompts) * meta.n
@@ -143,11 +145,12 @@ async def to_text_completion(events: AsyncIterator[ChoiceEvent], meta: TextReply
         )
         for i in range(count)
     ]
-    return Completion(
+    reply = Completion(
         id=meta.id,
         object="text_completion",
         created=meta.created,
         model=meta.model,
         choices=choices,
-        usage=pieces.total_usage(),
+        usage=CompletionUsage.model_validate(pieces.total_usage()),
     )
+    return reply.model_dump(mode="json", exclude_unset=True)

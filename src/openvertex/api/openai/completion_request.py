@@ -88,13 +88,12 @@ class CompletionRequest(Wire):
         return (self.prompt,) if isinstance(self.prompt, str) else tuple(self.prompt)  # type: ignore[arg-type]  # text only: the validator refused token ids
 
 
-def to_generation_requests(
-    body: CompletionRequest, *, temperature: float | None, top_p: float | None
-) -> list[GenerationRequest]:
-    """One wire-neutral request per prompt; the keyword arguments are the model's settings."""
+def to_generation_requests(body: CompletionRequest) -> list[GenerationRequest]:
+    """One wire-neutral request per prompt: what the client asked, before the model's
+    defaults."""
     sampling = Sampling(
-        temperature=body.temperature if body.temperature is not None else temperature,
-        top_p=body.top_p if body.top_p is not None else top_p,
+        temperature=body.temperature,
+        top_p=body.top_p,
         seed=body.seed,
         presence_penalty=body.presence_penalty or 0.0,
         frequency_penalty=body.frequency_penalty or 0.0,

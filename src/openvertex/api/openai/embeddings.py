@@ -16,11 +16,10 @@ from fastapi import APIRouter, Request
 from openvertex.api.body import parse_body
 from openvertex.api.context import Context
 from openvertex.api.deps import BilledCaller
-from openvertex.api.generation import unless_disconnected
-from openvertex.api.openai.chat import served_model
+from openvertex.api.generation import served_model, unless_disconnected
+from openvertex.api.openai.docs import EMBEDDINGS_DOCS
 from openvertex.api.openai.paths import route
 from openvertex.api.openai.request import EmbeddingsBody
-from openvertex.api.openapi import EMBEDDINGS_DOCS
 from openvertex.core.embedding import Embedding, EmbeddingInput, EmbeddingRequest
 from openvertex.errors import InvalidArgument
 
@@ -31,8 +30,7 @@ router = APIRouter()
 async def create_embeddings(request: Request, principal: BilledCaller, ctx: Context) -> Any:
     ctx.service.check_room()
     body = await parse_body(request, EmbeddingsBody, ctx.service.registry)
-    served = served_model(ctx.service, body.model)
-    request.state.record.model = served.name
+    served = served_model(request, ctx.service, body.model)
     embedding = EmbeddingRequest(
         model=body.model, inputs=_inputs(body.input), dimensions=body.dimensions
     )

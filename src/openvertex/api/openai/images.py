@@ -18,11 +18,10 @@ from fastapi.responses import JSONResponse
 from openvertex.api.body import parse_body
 from openvertex.api.context import Context
 from openvertex.api.deps import BilledCaller
-from openvertex.api.generation import start_generation, unless_disconnected
-from openvertex.api.openai.chat import served_model
+from openvertex.api.generation import served_model, start_generation, unless_disconnected
+from openvertex.api.openai.docs import IMAGES_DOCS
 from openvertex.api.openai.paths import route
 from openvertex.api.openai.request import ImageGenerationRequest
-from openvertex.api.openapi import IMAGES_DOCS
 from openvertex.core.events import ChoiceEvent, ImageData, Usage, UsageSum
 from openvertex.core.request import GenerationRequest, ImageOutput, Message, Text
 
@@ -34,8 +33,7 @@ async def images_generations(request: Request, principal: BilledCaller, ctx: Con
     service = ctx.service
     service.check_room()
     body = await parse_body(request, ImageGenerationRequest, service.registry)
-    served = served_model(service, body.model)
-    request.state.record.model = served.name
+    served = served_model(request, service, body.model)
     size = None if body.size in (None, "auto") else body.size
     generation = GenerationRequest(
         model=body.model,

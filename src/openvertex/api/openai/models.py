@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from openvertex.api.context import AppContext, Context
 from openvertex.api.deps import CurrentPrincipal
-from openvertex.api.openai.chat import served_model
+from openvertex.api.generation import served_model
+from openvertex.api.openai.docs import MODEL_DOCS, MODELS_DOCS
 from openvertex.api.openai.paths import route
-from openvertex.api.openapi import MODEL_DOCS, MODELS_DOCS
 from openvertex.serving.registry import ServedModel
 
 router = APIRouter()
@@ -37,5 +37,7 @@ async def list_models(_: CurrentPrincipal, ctx: Context) -> dict[str, Any]:
 
 
 @route(router, "GET", "/models/{model_id:path}", **MODEL_DOCS)
-async def get_model(model_id: str, _: CurrentPrincipal, ctx: Context) -> dict[str, Any]:
-    return _card(ctx, served_model(ctx.service, model_id))
+async def get_model(
+    request: Request, model_id: str, _: CurrentPrincipal, ctx: Context
+) -> dict[str, Any]:
+    return _card(ctx, served_model(request, ctx.service, model_id))

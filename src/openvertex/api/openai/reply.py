@@ -1,7 +1,8 @@
 """Fold one stream of choice events into a ChatCompletion or a run of chunks.
 
-Both shapes come from the same events, built with the `openai` package's own
-response types, so the JSON reply and the SSE stream cannot drift apart.
+Each event becomes its choice deltas once (`_Deltas`); a stream sends them as they
+come, and the whole reply is the same deltas merged per choice, as the SDK merges a
+stream, so the JSON reply and the SSE stream cannot drift apart.
 
 Images a model drew come as gateways in front of Gemini give them, in
 `message.images` (`delta.images`), each an `image_url` holding a data URL.
@@ -15,29 +16,10 @@ or wrapped in `<tag>…</tag>`; in a stream each thought delta is flagged with
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
-
-from openai.types import CompletionUsage
-from openai.types.chat import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionMessage,
-    ChatCompletionMessageToolCall,
-)
-from openai.types.chat.chat_completion import Choice, ChoiceLogprobs
-from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
-from openai.types.chat.chat_completion_chunk import (
-    ChoiceDelta,
-    ChoiceDeltaFunctionCall,
-    ChoiceDeltaToolCall,
-    ChoiceDeltaToolCallFunction,
-)
-from openai.types.chat.chat_completion_chunk import ChoiceLogprobs as ChunkLogprobs
-from openai.types.chat.chat_completion_message import FunctionCall
-from openai.types.chat.chat_completion_message_tool_call import Function
-from openai.types.completion_usage import CompletionTokensDetails, PromptTokensDetails
+from typing import Any
 
 from openvertex.core.events import (
     ChoiceEvent,
@@ -53,6 +35,8 @@ from openvertex.core.request import ToolCall
 
 _THOUGHT_FLAG = {"google": {"thought": True}}
 
+Json = dict[str, Any]
+
 
 @dataclass(frozen=True, slots=True)
 class ReplyMeta:
@@ -67,25 +51,25 @@ class ReplyMeta:
     legacy: bool = False  # `functions`: one call, answered as `function_call`
 
 
-def usage_of(usage: UsageSum) -> CompletionUsage:
-    return CompletionUsage(
-        prompt_tokens=usage.prompt,
-        completion_tokens=usage.completion,
-        total_tokens=usage.prompt + usage.completion,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=usage.cached),
-        completion_tokens_details=CompletionTokensDetails(reasoning_tokens=usage.reasoning),
-    )
+def usage_of(usage: UsageSum) -> Json:
+    return {
+        "prompt_tokens": usage.prompt,
+        "completion_tokens": usage.completion,
+        "total_tokens": usage.prompt + usage.completion,
+        "prompt_tokens_details": {"cached_tokens": usage.cached},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning},
+    }
 
 
-def image_url(image: ImageData) -> dict:
+def image_url(image: ImageData) -> Json:
     url = f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode()}"
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-def logprobs_of(entries: tuple[TokenLogprob, ...]) -> list[dict]:
+def logprobs_of(entries: tuple[TokenLogprob, ...]) -> list[Json]:
     """Token log probabilities in OpenAI's shape."""
 
-    def one(e: TokenLogprob) -> dict:
+    def one(e: TokenLogprob) -> Json:
         return {"token": e.token, "logprob": e.logprob, "bytes": list(e.bytes) if e.bytes else None}
 
     return [{**one(e), "top_logprobs": [one(t) for t in e.top]} for e in entries]
@@ -107,173 +91,144 @@ class _ThoughtBlock:
         return cls("", "\n\n")
 
 
-async def to_completion(events: AsyncIterator[ChoiceEvent], meta: ReplyMeta) -> ChatCompletion:
-    n, legacy = meta.candidates, meta.legacy
-    block = _ThoughtBlock.of(meta)
-    thoughts: list[list[str]] = [[] for _ in range(n)]
-    texts: list[list[str]] = [[] for _ in range(n)]
-    calls: list[list[ToolCall]] = [[] for _ in range(n)]
-    images: list[list[dict]] = [[] for _ in range(n)]
-    logprobs: list[list[dict] | None] = [None] * n
-    finish: list[str] = ["stop"] * n
-    usage = UsageSum()
-    async for item in events:
+def _choice(index: int, delta: Json, finish: str | None = None) -> Json:
+    return {"index": index, "delta": delta, "finish_reason": finish}
+
+
+class _Deltas:
+    """Events as the deltas of their choices: `{index, delta, finish_reason[, logprobs]}`."""
+
+    def __init__(self, meta: ReplyMeta) -> None:
+        self.meta = meta
+        self.block = _ThoughtBlock.of(meta)
+        self.thinking: set[int] = set()  # choices whose shown thoughts are still open
+        self.called: set[int] = set()  # legacy choices that made their one call
+        self.usage = UsageSum()
+
+    def opening(self) -> list[Json]:
+        """Every choice announced, in order: the SDK's stream helpers build their
+        snapshot of all choices from the first chunk."""
+        role = {"role": "assistant", "content": ""}
+        return [_choice(i, dict(role)) for i in range(self.meta.candidates)]
+
+    def of(self, item: ChoiceEvent) -> list[Json]:
         event, i = item.event, item.index
+        if isinstance(event, Usage):
+            self.usage.add(event)
+            return []
+        if isinstance(event, ThoughtDelta):
+            if self.block is None or not event.text:
+                return []
+            opening = "" if i in self.thinking else self.block.opening
+            self.thinking.add(i)
+            return [_choice(i, {"content": opening + event.text, "extra_content": _THOUGHT_FLAG})]
+        out = []
+        if i in self.thinking and self.block is not None:
+            self.thinking.discard(i)
+            out.append(_choice(i, {"content": self.block.closing, "extra_content": _THOUGHT_FLAG}))
         if isinstance(event, TextDelta):
-            texts[i].append(event.text)
-            if event.logprobs is not None:
-                logprobs[i] = (logprobs[i] or []) + logprobs_of(event.logprobs)
-        elif isinstance(event, ThoughtDelta):
-            thoughts[i].append(event.text)
+            logprobs = None
+            if event.logprobs:
+                logprobs = {"content": logprobs_of(event.logprobs), "refusal": None}
+            out.append({**_choice(i, {"content": event.text}), "logprobs": logprobs})
         elif isinstance(event, ToolCall):
-            calls[i].append(event)
+            out += self._call(i, event)
         elif isinstance(event, ImageData):
-            images[i].append(image_url(event))
-        elif isinstance(event, Usage):
-            usage.add(event)
+            out.append(_choice(i, {"images": [image_url(event)]}))
         elif isinstance(event, Finish):
-            finish[i] = _finish_reason(event, legacy)
+            legacy_call = self.meta.legacy and event.reason == "tool_calls"
+            out.append(_choice(i, {}, "function_call" if legacy_call else event.reason))
+        return out
 
-    def message(i: int) -> ChatCompletionMessage:
-        shown, text = "".join(thoughts[i]), "".join(texts[i])
-        if block is not None and shown:
-            text = block.opening + shown + block.closing + text
-        fields: dict = {"images": images[i]} if images[i] else {}
-        if not calls[i]:
-            return ChatCompletionMessage(role="assistant", content=text, refusal=None, **fields)
-        content = text if text.strip() else None  # null when the reply is only calls
-        if legacy:
-            call = calls[i][0]
-            fields["function_call"] = FunctionCall(name=call.name, arguments=call.arguments)
-        else:
-            fields["tool_calls"] = [
-                ChatCompletionMessageToolCall(
-                    id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments)
-                )
-                for c in calls[i]
-            ]
-        return ChatCompletionMessage(role="assistant", content=content, refusal=None, **fields)
+    def _call(self, i: int, call: ToolCall) -> list[Json]:
+        """A call's name (with its id) first, then its arguments."""
+        if not self.meta.legacy:
+            named = {"index": call.index, "id": call.id, "type": "function",
+                     "function": {"name": call.name, "arguments": ""}}  # fmt: skip
+            arguments = {"index": call.index, "function": {"arguments": call.arguments}}
+            return [_choice(i, {"tool_calls": [named]}), _choice(i, {"tool_calls": [arguments]})]
+        if i in self.called:  # `function_call` holds one call
+            return []
+        self.called.add(i)
+        return [
+            _choice(i, {"function_call": {"name": call.name, "arguments": ""}}),
+            _choice(i, {"function_call": {"arguments": call.arguments}}),
+        ]
 
-    choices = [
-        Choice(
-            index=i,
-            message=message(i),
-            finish_reason=finish[i],
-            logprobs=ChoiceLogprobs(content=logprobs[i], refusal=None) if logprobs[i] else None,
-        )
-        for i in range(n)
-    ]
-    return ChatCompletion(
-        id=meta.id,
-        object="chat.completion",
-        created=meta.created,
-        model=meta.model,
-        choices=choices,
-        usage=usage_of(usage),
-    )
+
+class _Message:
+    """One choice's deltas merged into its message, as the SDK merges a stream."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.content: list[str] = []
+        self.calls: dict[int, Json] = {}
+        self.function_call: Json | None = None
+        self.images: list[Json] = []
+        self.logprobs: list[Json] = []
+        self.finish = "stop"
+
+    def add(self, piece: Json) -> None:
+        delta = piece["delta"]
+        self.content.append(delta.get("content") or "")
+        for call in delta.get("tool_calls", ()):
+            merged = self.calls.setdefault(call["index"], {"id": call.get("id"),
+                "type": "function", "function": {"name": "", "arguments": ""}})  # fmt: skip
+            _merge_function(merged["function"], call["function"])
+        if "function_call" in delta:
+            self.function_call = self.function_call or {"name": "", "arguments": ""}
+            _merge_function(self.function_call, delta["function_call"])
+        self.images += delta.get("images", ())
+        if logprobs := piece.get("logprobs"):
+            self.logprobs += logprobs["content"]
+        self.finish = piece["finish_reason"] or self.finish
+
+    def to_json(self) -> Json:
+        content: str | None = "".join(self.content)
+        message: Json = {"role": "assistant", "content": content, "refusal": None}
+        if self.images:
+            message["images"] = self.images
+        if self.calls:
+            message["tool_calls"] = [self.calls[k] for k in sorted(self.calls)]
+        if self.function_call is not None:
+            message["function_call"] = self.function_call
+        if (self.calls or self.function_call) and not (content or "").strip():
+            message["content"] = None  # null when the reply is only calls
+        logprobs = {"content": self.logprobs, "refusal": None} if self.logprobs else None
+        return {"index": self.index, "message": message, "finish_reason": self.finish,
+                "logprobs": logprobs}  # fmt: skip
+
+
+def _merge_function(into: Json, delta: Json) -> None:
+    into["name"] += delta.get("name", "")
+    into["arguments"] += delta.get("arguments", "")
+
+
+async def to_completion(events: AsyncGenerator[ChoiceEvent, None], meta: ReplyMeta) -> Json:
+    """The whole reply: every delta merged into its choice's message."""
+    deltas = _Deltas(meta)
+    messages = [_Message(i) for i in range(meta.candidates)]
+    for piece in deltas.opening():
+        messages[piece["index"]].add(piece)
+    async for item in events:
+        for piece in deltas.of(item):
+            messages[piece["index"]].add(piece)
+    return {"id": meta.id, "object": "chat.completion", "created": meta.created,
+            "model": meta.model, "choices": [m.to_json() for m in messages],
+            "usage": usage_of(deltas.usage)}  # fmt: skip
 
 
 async def to_chunks(
     events: AsyncGenerator[ChoiceEvent, None], meta: ReplyMeta, *, include_usage: bool
-) -> AsyncGenerator[ChatCompletionChunk | dict, None]:
-    """Roles first, then thought, content and call deltas, a finish chunk per choice, usage."""
-    block = _ThoughtBlock.of(meta)
-    legacy = meta.legacy
-    head = {"id": meta.id, "object": "chat.completion.chunk", "created": meta.created}
-    head["model"] = meta.model
-
-    def chunk(
-        choices: list[ChunkChoice], usage: CompletionUsage | None = None
-    ) -> ChatCompletionChunk:
-        extra = {"usage": usage} if usage is not None else {}
-        return ChatCompletionChunk(
-            id=meta.id,
-            object="chat.completion.chunk",
-            created=meta.created,
-            model=meta.model,
-            choices=choices,
-            **extra,
-        )
-
-    def text_chunk(i: int, text: str) -> dict:
-        """The chunk nearly every token takes, as the SDK's models would write it: built
-        as a dict, it costs a third of validating those models once per token."""
-        choice = {"index": i, "delta": {"content": text}, "finish_reason": None, "logprobs": None}
-        return {**head, "choices": [choice]}
-
-    def thought(i: int, text: str) -> ChatCompletionChunk:
-        delta = ChoiceDelta(content=text, extra_content=_THOUGHT_FLAG)
-        return chunk([ChunkChoice(index=i, delta=delta, finish_reason=None)])
-
-    def call_deltas(i: int, call: ToolCall) -> list[ChatCompletionChunk]:
-        """A call's name (with its id) first, then its arguments."""
-        if legacy:
-            deltas = [
-                ChoiceDelta(function_call=ChoiceDeltaFunctionCall(name=call.name, arguments="")),
-                ChoiceDelta(function_call=ChoiceDeltaFunctionCall(arguments=call.arguments)),
-            ]
-        else:
-            named = ChoiceDeltaToolCallFunction(name=call.name, arguments="")
-            deltas = [
-                ChoiceDelta(
-                    tool_calls=[
-                        ChoiceDeltaToolCall(
-                            index=call.index, id=call.id, type="function", function=named
-                        )
-                    ]
-                ),
-                ChoiceDelta(
-                    tool_calls=[
-                        ChoiceDeltaToolCall(
-                            index=call.index,
-                            function=ChoiceDeltaToolCallFunction(arguments=call.arguments),
-                        )
-                    ]
-                ),
-            ]
-        return [chunk([ChunkChoice(index=i, delta=d, finish_reason=None)]) for d in deltas]
-
-    # Every choice is announced in the first chunk, in order: the SDK's stream helpers
-    # build their snapshot of all choices from it.
-    role = ChoiceDelta(role="assistant", content="")
-    yield chunk(
-        [ChunkChoice(index=i, delta=role, finish_reason=None) for i in range(meta.candidates)]
-    )
-    thinking_shown: set[int] = set()  # choices whose thought block is open
-    usage = UsageSum()
+) -> AsyncGenerator[Json, None]:
+    """Roles first, then each delta as its own chunk, as it comes; then the usage."""
+    deltas = _Deltas(meta)
+    head = {"id": meta.id, "object": "chat.completion.chunk", "created": meta.created,
+            "model": meta.model}  # fmt: skip
+    yield {**head, "choices": deltas.opening()}
     async with aclosing(events):  # closed with the stream, not left to the GC
         async for item in events:
-            event, i = item.event, item.index
-            if isinstance(event, ThoughtDelta):
-                if block is not None and event.text:
-                    opening = "" if i in thinking_shown else block.opening
-                    thinking_shown.add(i)
-                    yield thought(i, opening + event.text)
-                continue
-            if i in thinking_shown and isinstance(event, TextDelta | ImageData | ToolCall | Finish):
-                thinking_shown.discard(i)
-                assert block is not None  # a thought block opens only where there is one
-                yield thought(i, block.closing)
-            if isinstance(event, TextDelta) and not event.logprobs:
-                yield text_chunk(i, event.text)
-            elif isinstance(event, TextDelta) and event.logprobs:
-                lp = ChunkLogprobs(content=logprobs_of(event.logprobs), refusal=None)
-                delta = ChoiceDelta(content=event.text)
-                yield chunk([ChunkChoice(index=i, delta=delta, finish_reason=None, logprobs=lp)])
-            elif isinstance(event, ToolCall):
-                for call_chunk in call_deltas(i, event):
-                    yield call_chunk
-            elif isinstance(event, ImageData):
-                delta = ChoiceDelta(images=[image_url(event)])
-                yield chunk([ChunkChoice(index=i, delta=delta, finish_reason=None)])
-            elif isinstance(event, Usage):
-                usage.add(event)
-            elif isinstance(event, Finish):
-                reason = _finish_reason(event, legacy)
-                yield chunk([ChunkChoice(index=i, delta=ChoiceDelta(), finish_reason=reason)])
+            for piece in deltas.of(item):
+                yield {**head, "choices": [piece]}
     if include_usage:
-        yield chunk([], usage_of(usage))
-
-
-def _finish_reason(finish: Finish, legacy: bool) -> str:
-    return "function_call" if legacy and finish.reason == "tool_calls" else finish.reason
+        yield {**head, "choices": [], "usage": usage_of(deltas.usage)}

@@ -7,7 +7,7 @@ ignores them. `to_generation_request` turns it into the wire-neutral request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -16,7 +16,6 @@ from pydantic.alias_generators import to_camel
 from openvertex.core import json_bounds
 from openvertex.core.intent import check_json_schema, tool, tool_use
 from openvertex.core.json_bounds import SchemaBudget
-from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS, effort_budget
 from openvertex.core.request import (
     Audio,
     GenerationRequest,
@@ -36,7 +35,7 @@ from openvertex.core.request import (
 from openvertex.errors import InvalidArgument
 from openvertex.media.base64data import decode_base64
 from openvertex.media.errors import MediaError
-from openvertex.media.images import load_image_bytes, url_scheme
+from openvertex.media.image_bytes import load_image_bytes, url_scheme
 
 MAX_STOP_SEQUENCES = 16
 MAX_INT32 = 2**31 - 1
@@ -250,17 +249,11 @@ _ROLES: dict[str, Role] = {
 }
 
 
-def to_generation_request(
-    body: ChatCompletionRequest,
-    *,
-    temperature: float | None,
-    top_p: float | None,
-    effort_budgets: Mapping[str, int] = DEFAULT_EFFORT_BUDGETS,
-) -> GenerationRequest:
-    """The wire-neutral request; the keyword arguments are the model's settings."""
+def to_generation_request(body: ChatCompletionRequest) -> GenerationRequest:
+    """The wire-neutral request: what the client asked, before the model's defaults."""
     sampling = Sampling(
-        temperature=body.temperature if body.temperature is not None else temperature,
-        top_p=body.top_p if body.top_p is not None else top_p,
+        temperature=body.temperature,
+        top_p=body.top_p,
         seed=body.seed,
         presence_penalty=body.presence_penalty or 0.0,
         frequency_penalty=body.frequency_penalty or 0.0,
@@ -275,7 +268,7 @@ def to_generation_request(
         messages=_messages(body),
         sampling=sampling,
         candidates=body.n or 1,
-        thinking=_thinking(body, effort_budgets),
+        thinking=_thinking(body),
         output=_output(body.response_format, budget),
         tools=_tool_use(body, budget),
         image=_image_output(body.modalities),
@@ -422,7 +415,7 @@ def _tool_use(body: ChatCompletionRequest, budget: SchemaBudget) -> ToolUse | No
     )
 
 
-def _thinking(body: ChatCompletionRequest, effort_budgets: Mapping[str, int]) -> Thinking:
+def _thinking(body: ChatCompletionRequest) -> Thinking:
     """`reasoning_effort` or Google's `thinking_config`, never both."""
     config = body.google_extras.thinking_config
     effort = body.reasoning_effort
@@ -433,8 +426,7 @@ def _thinking(body: ChatCompletionRequest, effort_budgets: Mapping[str, int]) ->
             param="reasoning_effort",
         )
     if effort is not None:
-        budget = effort_budget(effort, effort_budgets, param="reasoning_effort")
-        return Thinking(budget=budget)
+        return Thinking(level=effort, where="reasoning_effort")
     if config is None:
         return Thinking()
     return Thinking(config.thinking_budget, bool(config.include_thoughts))

@@ -96,8 +96,6 @@ class LlamaCppEmbedder:
             context_window=self.context,
             slots=self.parallel,
             output_modalities=("embedding",),
-            tools="none",
-            thinking="none",
             details={
                 "dimensions": str(self._dimensions or "known once loaded"),
                 "loaded": "yes" if self.resident.loaded else "no: loads on first use",

@@ -9,8 +9,9 @@ Each generation runs in a slot openvertex picks (`slots.py`), so one project's
 cached prompt never speeds up, or shows in the usage of, another's; llama.cpp's
 RAM cache of prompts, which would move them between slots, is off.
 
-The model loads on first use and unloads when idle (`residency.py`); what its chat
-template taught (tool format, thinking markers) is kept across unloads.
+The residency loads the model at start-up or on first use, and may unload it when idle
+(`residency.py`); what its chat template taught (tool format, thinking markers) is kept
+across unloads.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,6 @@ class LlamaCppEngine:
             context_window=self.context_per_slot,
             slots=self.parallel,
             input_modalities=self._modalities,
-            tools="native" if native_tools else "prompted",
-            thinking="native" if self._markers.native else "prompted",
             details={
                 "model": self.name,
                 "loaded": "yes" if self.resident.loaded else "no: loads on first use",
@@ -159,12 +158,19 @@ class LlamaCppEngine:
         # Compiled off the event loop, and cached: generate() reuses it.
         await asyncio.to_thread(reply_grammar, request)
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        async with self.resident.use() as runner:
-            async for event in self._generate(runner, request):
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
+        # Each layer is closed inside the block it holds (the runner's use, the slot), so
+        # that closing the reply frees them at once, not when the garbage collector runs.
+        async with (
+            self.resident.use() as runner,
+            contextlib.aclosing(self._generate(runner, request)) as events,
+        ):
+            async for event in events:
                 yield event
 
-    async def _generate(self, runner: Runner, request: GenerationRequest) -> AsyncIterator[Event]:
+    async def _generate(
+        self, runner: Runner, request: GenerationRequest
+    ) -> AsyncGenerator[Event, None]:
         budget = effective_budget(request.thinking.budget, self._markers)
         # Rendering a long conversation and compiling a schema are CPU work: off the loop.
         prompt, grammar = await asyncio.to_thread(
@@ -183,8 +189,9 @@ class LlamaCppEngine:
             events = phases
             if request.tools is not None and request.tools.callable:
                 events = read_tool_calls(phases, frozenset(request.tools.allowed))
-            async for event in events:
-                yield event
+            async with contextlib.aclosing(phases), contextlib.aclosing(events):
+                async for event in events:
+                    yield event
 
     async def count_tokens(self, request: GenerationRequest) -> int:
         async with self.resident.use(computing=False) as runner:
@@ -218,12 +225,12 @@ class LlamaCppEngine:
         grammar: str | None,
         slot: int,
         phase: Phase,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """One llama.cpp completion, streamed: the whole reply, or one phase of it."""
         body = _completion_body(request, grammar, phase, self.sampling)
         body["id_slot"] = slot
         # A seeded sample reads its prompt whole: llama.cpp's logits for a prompt continued
-        # from the cache differ by a hair from a whole read, and the seed must reproduce.
+        # from the cache differ by a hair from a whole read, and a seed must reproduce.
         s = request.sampling
         seeded = s.seed is not None and s.temperature != 0
         body["cache_prompt"] = self._slots.warm(slot, request.cache_scope) and not seeded

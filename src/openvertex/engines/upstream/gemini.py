@@ -39,7 +39,7 @@ from openvertex.core.request import (
 from openvertex.engines.base import Token
 from openvertex.engines.upstream.api import Post
 from openvertex.engines.upstream.pool import Replica
-from openvertex.media.images import sniff_image
+from openvertex.media.image_bytes import sniff_image
 
 _FINISH: dict[str, FinishReason] = {"MAX_TOKENS": "length"}
 

@@ -13,7 +13,7 @@ from typing import Any
 from openvertex.core.events import Event, Finish, ImageData, Usage
 from openvertex.core.request import GenerationRequest
 from openvertex.errors import BadGateway, InvalidArgument
-from openvertex.media.images import sniff_image
+from openvertex.media.image_bytes import sniff_image
 
 
 def drawing_prompt(request: GenerationRequest) -> str:

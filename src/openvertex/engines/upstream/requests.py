@@ -2,7 +2,7 @@
 
 Each server family (`dialect`) has its own knobs for what OpenAI's API does not
 say: thinking, a fixed choice of answers, top-k. Their names come from each
-server's source (see README, "Serving a cluster"):
+server's source (see docs/clusters.md):
 
 - thinking: all three take `chat_template_kwargs.enable_thinking` (budget 0 turns it
   off); vLLM (since about 0.19, with a reasoning parser) takes `thinking_token_budget`,
@@ -40,7 +40,7 @@ from openvertex.core.request import (
 from openvertex.engines.constraints.output import output_instruction, reply_grammar
 from openvertex.engines.prompted.tool_format import as_plain_text, template_tool
 from openvertex.engines.prompted.turns import Turn, turns_of, with_system_instruction
-from openvertex.media.images import sniff_image
+from openvertex.media.image_bytes import sniff_image
 
 Dialect = Literal["vllm", "llamacpp", "sglang", "openai"]
 

@@ -1,7 +1,7 @@
-"""The seed document's snippets, run as a user runs them: only the host is changed.
+"""Vertex's documentation examples, run as a user runs them: only the host is changed.
 
-They authenticate exactly as the seed does, with `google.auth.default()` finding the
-key file that `openvertex serve` wrote on first start.
+They authenticate as those examples do, with `google.auth.default()` finding the key
+file that `openvertex serve` wrote on first start.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 
-SEED_CLIENT = """
+DOCS_CLIENT = """
 import google.auth
 import google.auth.transport.requests
 import openai
@@ -31,7 +31,7 @@ client = openai.OpenAI(
 
 
 def run_snippet(server, code: str) -> str:
-    script = SEED_CLIENT.replace("{HOST}", server.url) + textwrap.dedent(code)
+    script = DOCS_CLIENT.replace("{HOST}", server.url) + textwrap.dedent(code)
     env = {**os.environ, "GOOGLE_APPLICATION_CREDENTIALS": str(server.default_key_file)}
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
@@ -149,7 +149,7 @@ print(response.text)
 
 
 def test_readme_genai_snippet(auth_server):
-    """The seed's first example rewritten for google-genai, as the README gives it."""
+    """Vertex's first example rewritten for google-genai, as the README gives it."""
     script = GENAI_SNIPPET.replace("{HOST}", auth_server.url)
     env = {**os.environ, "GOOGLE_APPLICATION_CREDENTIALS": str(auth_server.default_key_file)}
     done = subprocess.run(

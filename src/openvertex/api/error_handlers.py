@@ -1,8 +1,7 @@
-"""The error envelope, and the handlers that make every failure speak it.
+"""The handlers that make every failure speak the error envelope (`errors.py`).
 
-`{"error": {"code", "message", "status", "type", "param"}}` is read by
-Google-style clients (`code`, `status`) and by the `openai` SDK (`message`,
-`type`, `param`) alike. It is always an object, never a list.
+It is always an object, never a list: a validation failure becomes one 400 that
+names the field at fault, in Google's words where Google has some.
 """
 
 from __future__ import annotations
@@ -15,60 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from openvertex.api.lifecycle import REQUEST_ID
-from openvertex.errors import OpenVertexError, ResourceExhausted
+from openvertex.errors import OpenVertexError, ResourceExhausted, body_of, error_body
 
 log = logging.getLogger("openvertex")
-
-_GOOGLE_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    405: "UNIMPLEMENTED",
-    413: "INVALID_ARGUMENT",
-    429: "RESOURCE_EXHAUSTED",
-    499: "CANCELLED",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-
-
-def error_body(
-    code: int,
-    message: str,
-    *,
-    status: str | None = None,
-    type: str | None = None,
-    param: str | None = None,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    error: dict[str, Any] = {
-        "code": code,
-        "message": message,
-        "status": status or _GOOGLE_STATUS.get(code, "INTERNAL"),
-        "type": type or ("invalid_request_error" if code < 500 else "server_error"),
-        "param": param,
-    }
-    if request_id := REQUEST_ID.get():
-        error["request_id"] = request_id  # to find the request in the access log
-    if reason:  # Google's machine-readable why, e.g. ACCESS_TOKEN_EXPIRED
-        error["details"] = [
-            {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": reason,
-                "domain": "googleapis.com",
-                "metadata": {"service": "aiplatform.googleapis.com"},
-            }
-        ]
-    return {"error": error}
-
-
-def body_of(exc: OpenVertexError) -> dict[str, Any]:
-    return error_body(
-        exc.code, exc.message, status=exc.status, type=exc.type, param=exc.param, reason=exc.reason
-    )
 
 
 def _is_label(item: Any, following: Any) -> bool:

@@ -72,6 +72,15 @@ class RequestRecord:
         self.media_tokens += tokens
         self.prompt_tokens += tokens
 
+    def add(self, part: RequestRecord) -> None:
+        """The tokens and outcome of a part of this request (one of several prompts)."""
+        self.prompt_tokens += part.prompt_tokens
+        self.media_tokens += part.media_tokens
+        self.completion_tokens += part.completion_tokens
+        self.reasoning_tokens += part.reasoning_tokens
+        self.first_token = self.first_token or part.first_token
+        self.stream_error = self.stream_error or part.stream_error
+
     def on_end(self, callback: Callable[[], None]) -> None:
         """Run `callback` when the response is over (releases an engine slot)."""
         self._on_end.append(callback)
