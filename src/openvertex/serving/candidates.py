@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from openvertex.core.events import ChoiceEvent
@@ -34,16 +35,18 @@ async def generate_candidates(
 ) -> AsyncGenerator[ChoiceEvent, None]:
     """Yield the events of all candidates, interleaved as they are produced."""
     if request.candidates == 1:
-        async for event in engine.generate(request):
-            yield ChoiceEvent(0, event)
+        async with aclosing(engine.generate(request)) as events:  # its slot freed at once
+            async for event in events:
+                yield ChoiceEvent(0, event)
         return
 
     queue: asyncio.Queue[object] = asyncio.Queue()
 
     async def pump(index: int) -> None:
         try:
-            async for event in engine.generate(_for_candidate(request, index)):
-                await queue.put(ChoiceEvent(index, event))
+            async with aclosing(engine.generate(_for_candidate(request, index))) as events:
+                async for event in events:
+                    await queue.put(ChoiceEvent(index, event))
         except Exception as exc:  # handed to the consumer, which raises it
             await queue.put(exc)
         finally:

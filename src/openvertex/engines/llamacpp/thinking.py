@@ -18,7 +18,8 @@ for it: the thoughts of such a model are prompted, not trained.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from openvertex.core.events import Event, Finish, TextDelta, ThoughtDelta, Usage
@@ -81,18 +82,19 @@ class Phase:
     answer_until: str | None = None
 
 
-Complete = Callable[[Phase], AsyncIterator[Event]]
+Complete = Callable[[Phase], AsyncGenerator[Event, None]]
 
 
 async def think_then_answer(
     complete: Complete, prompt: str, *, budget: int, limit: int, markers: ThinkingMarkers
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Events of thoughts (at most `budget` tokens) then the answer, `limit` tokens in all."""
     if budget == 0:
         if markers.native:  # an empty thinking block tells a thinking model to answer now
             prompt = _opened(prompt, markers) + f"\n\n{markers.close}\n\n"
-        async for event in complete(Phase(prompt, limit)):
-            yield event
+        async with aclosing(complete(Phase(prompt, limit))) as events:
+            async for event in events:
+                yield event
         return
 
     prompt = _opened(prompt, markers) + "\n"
@@ -100,14 +102,15 @@ async def think_then_answer(
     thoughts: list[str] = []
     spent = Usage(0, 0)
     finish = Finish("stop")
-    async for event in complete(Phase(prompt, think_limit, markers.close)):
-        if isinstance(event, TextDelta):
-            thoughts.append(event.text)
-            yield ThoughtDelta(event.text)
-        elif isinstance(event, Usage):
-            spent = event
-        elif isinstance(event, Finish):
-            finish = event
+    async with aclosing(complete(Phase(prompt, think_limit, markers.close))) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                thoughts.append(event.text)
+                yield ThoughtDelta(event.text)
+            elif isinstance(event, Usage):
+                spent = event
+            elif isinstance(event, Finish):
+                finish = event
     reasoning = spent.completion_tokens
     out_of_room = reasoning >= limit or (finish.reason == "length" and reasoning < think_limit)
     if out_of_room:  # max_tokens or the context ran out while thinking: no answer fits
@@ -118,15 +121,16 @@ async def think_then_answer(
     text = "".join(thoughts)
     answer_prompt = prompt + text + ("" if text.endswith("\n") else "\n") + markers.close + "\n\n"
     answer = Phase(answer_prompt, limit - reasoning, answer_until=markers.open)
-    async for event in complete(answer):
-        if isinstance(event, Usage):
-            event = Usage(
-                prompt_tokens=spent.prompt_tokens,
-                completion_tokens=reasoning + event.completion_tokens,
-                cached_tokens=spent.cached_tokens,
-                reasoning_tokens=reasoning,
-            )
-        yield event
+    async with aclosing(complete(answer)) as events:
+        async for event in events:
+            if isinstance(event, Usage):
+                event = Usage(
+                    prompt_tokens=spent.prompt_tokens,
+                    completion_tokens=reasoning + event.completion_tokens,
+                    cached_tokens=spent.cached_tokens,
+                    reasoning_tokens=reasoning,
+                )
+            yield event
 
 
 def _opened(prompt: str, markers: ThinkingMarkers) -> str:

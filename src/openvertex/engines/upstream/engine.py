@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,9 +106,13 @@ class UpstreamEngine:
             slots=self.pool.limit * len(self.pool.replicas),
             input_modalities=self.api.modalities,
             output_modalities=self.api.output_modalities,
-            tools="prompted" if self.api.prompted_tools else "native",
-            thinking="native",
-            details={"upstreams": replicas, **details},
+            details={
+                "upstreams": replicas,
+                "tools": "prompted (tools in the system turn)"
+                if self.api.prompted_tools
+                else "native",
+                **details,
+            },
         )
 
     async def start(self) -> None:
@@ -131,12 +135,13 @@ class UpstreamEngine:
             await asyncio.to_thread(self.api.body, request)
         # Otherwise the upstream says what it refuses, as a 4xx.
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         if request.image is not None:
             events = self._draw(request)
         else:
             body = await asyncio.to_thread(self.api.body, request)  # may compile a grammar
             events = self._stream(body) if request.stream else self._whole(body)
+        source = events  # closed too: a wrapper does not close what it reads
         if self.api.prompted_tools and request.tools is not None and request.tools.callable:
             events = read_tool_calls(events, frozenset(request.tools.allowed))
         try:
@@ -151,6 +156,7 @@ class UpstreamEngine:
             raise BadGateway(f"The upstream failed: {type(exc).__name__}.") from exc
         finally:
             await events.aclose()
+            await source.aclose()  # the response and the replica's lease, now
 
     async def count_tokens(self, request: GenerationRequest) -> int:
         return await self.api.count_tokens(request, self._post)
@@ -199,7 +205,7 @@ class UpstreamEngine:
 
     async def _read_stream(
         self, replica: Replica, response: httpx.Response
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """The events of a stream that has begun: any failure now ends it with an error."""
         reader = self.api.reader()
         try:
