@@ -18,9 +18,6 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from openai.types import Completion, CompletionChoice, CompletionUsage
-from openai.types.completion_choice import Logprobs
-
 from openvertex.api.openai.reply import usage_of
 from openvertex.core.events import ChoiceEvent, Finish, TextDelta, TokenLogprob, Usage, UsageSum
 
@@ -137,20 +134,13 @@ async def to_text_completion(
         if (piece := pieces.of(item)) is not None:
             join(piece)
     choices = [
-        CompletionChoice(
-            index=i,
-            text="".join(texts[i]),
-            finish_reason=finish[i],
-            logprobs=Logprobs(**logprobs[i]) if meta.logprobs else None,
-        )
+        {
+            "index": i,
+            "text": "".join(texts[i]),
+            "finish_reason": finish[i],
+            "logprobs": logprobs[i] if meta.logprobs else None,
+        }
         for i in range(count)
     ]
-    reply = Completion(
-        id=meta.id,
-        object="text_completion",
-        created=meta.created,
-        model=meta.model,
-        choices=choices,
-        usage=CompletionUsage.model_validate(pieces.total_usage()),
-    )
-    return reply.model_dump(mode="json", exclude_unset=True)
+    return {"id": meta.id, "object": "text_completion", "created": meta.created,
+            "model": meta.model, "choices": choices, "usage": pieces.total_usage()}  # fmt: skip

@@ -189,7 +189,7 @@ class LlamaCppEngine:
             events = phases
             if request.tools is not None and request.tools.callable:
                 events = read_tool_calls(phases, frozenset(request.tools.allowed))
-            async with contextlib.aclosing(phases), contextlib.aclosing(events):
+            async with contextlib.aclosing(events):
                 async for event in events:
                     yield event
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from openvertex.core.events import Event, Finish, TextDelta, Usage
 from openvertex.core.request import ToolCall
@@ -29,21 +30,22 @@ FENCE_OPEN, FENCE_CLOSE = "```json\n", "```"
 
 
 async def read_tool_calls(
-    events: AsyncIterator[Event], names: frozenset[str] = frozenset()
+    events: AsyncGenerator[Event, None], names: frozenset[str] = frozenset()
 ) -> AsyncGenerator[Event, None]:
     """The same events, with the text of calls turned into `ToolCall`s; a fenced JSON
-    object is a call only when it names one of `names`."""
+    object is a call only when it names one of `names`. Closing it closes `events`."""
     reader = _CallReader(names)
-    async for event in events:
-        if isinstance(event, TextDelta):
-            for out in reader.feed(event):
-                yield out
-            continue
-        if isinstance(event, Usage | Finish) and (text := reader.flush()):
-            yield TextDelta(text)
-        if isinstance(event, Finish) and reader.calls and event.reason == "stop":
-            event = Finish("tool_calls")
-        yield event
+    async with aclosing(events):
+        async for event in events:
+            if isinstance(event, TextDelta):
+                for out in reader.feed(event):
+                    yield out
+                continue
+            if isinstance(event, Usage | Finish) and (text := reader.flush()):
+                yield TextDelta(text)
+            if isinstance(event, Finish) and reader.calls and event.reason == "stop":
+                event = Finish("tool_calls")
+            yield event
 
 
 class _CallReader:

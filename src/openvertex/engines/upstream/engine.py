@@ -141,7 +141,6 @@ class UpstreamEngine:
         else:
             body = await asyncio.to_thread(self.api.body, request)  # may compile a grammar
             events = self._stream(body) if request.stream else self._whole(body)
-        source = events  # closed too: a wrapper does not close what it reads
         if self.api.prompted_tools and request.tools is not None and request.tools.callable:
             events = read_tool_calls(events, frozenset(request.tools.allowed))
         try:
@@ -155,8 +154,7 @@ class UpstreamEngine:
         except httpx.HTTPError as exc:  # whatever slipped past the retries: never a 500
             raise BadGateway(f"The upstream failed: {type(exc).__name__}.") from exc
         finally:
-            await events.aclose()
-            await source.aclose()  # the response and the replica's lease, now
+            await events.aclose()  # the response and the replica's lease, now
 
     async def count_tokens(self, request: GenerationRequest) -> int:
         return await self.api.count_tokens(request, self._post)
