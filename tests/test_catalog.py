@@ -102,6 +102,12 @@ def test_default_mapping_puts_each_tier_of_names_on_a_model() -> None:
     assert {served[name] for name in LITE_NAMES} == {"smollm2-135m"}
     assert {served[name] for name in FLASH_NAMES} == {"qwen2.5-coder-0.5b"}
     assert {served[name] for name in PRO_NAMES} == {tiers[-1]}
+    families = {family: entry.model for entry in Settings().engines for family in entry.families}
+    assert families == {
+        "gemini-*-flash-lite*": "smollm2-135m",
+        "gemini-*-flash*": "qwen2.5-coder-0.5b",
+        "gemini-*-pro*": tiers[-1],
+    }
     every = {name: e.model for e in Settings(model="smollm2-135m").engines for name in e.names}
     assert set(every.values()) - {"nomic-embed-text-v1.5"} == {"smollm2-135m"}
 

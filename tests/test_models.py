@@ -9,8 +9,10 @@ from conftest import Server
 
 from openvertex.catalog import resolve_model_path
 from openvertex.config import EMBEDDING_MODEL_NAMES, VERTEX_MODEL_NAMES
+from openvertex.serving.gemini_models import FAMILIES
 
-SERVED = VERTEX_MODEL_NAMES
+# The names, then the families they stand for (every new Gemini name of a tier).
+SERVED = VERTEX_MODEL_NAMES + [f"google/{family}" for family in FAMILIES]
 
 
 def test_list_models(client: openai.OpenAI, plain_client: openai.OpenAI) -> None:

@@ -96,6 +96,9 @@ def test_both_backends_keep_the_same_state(store: Store) -> None:
     assert (total.requests, total.errors, total.prompt_tokens) == (3, 1, 30)
     assert total.mean_latency_ms == pytest.approx(12.5)
     assert store.usage_totals("p", since=11.5)[0].requests == 1
+    secret = store.server_secret("thought_signatures")
+    assert len(secret) == 32 and store.server_secret("thought_signatures") == secret
+    assert store.server_secret("other") != secret
     # A token a day past its expiry goes when a new one comes.
     store.add_access_token("h2", "k1", 100_000.0)
     assert store.find_access_token("h1") is None and store.find_access_token("h2")
@@ -225,6 +228,35 @@ def test_the_ledger_has_one_row_per_request_across_replicas(cluster, tmp_path) -
     while len(ledger_rows(postgres, ids)) < len(ids) and time.monotonic() < deadline:
         time.sleep(0.1)  # rows are written just after each reply
     assert sorted(ledger_rows(postgres, ids)) == sorted(ids)
+
+
+def test_a_thought_signature_made_by_one_replica_is_checked_by_another(cluster, tmp_path) -> None:
+    replicas = cluster[0]
+    token = credentials_for(cluster, tmp_path, "signatures").token
+    headers = {"Authorization": f"Bearer {token}"}
+    url = "/v1/projects/signatures/locations/us-central1/publishers/google/models/"
+    url += "gemini-3-flash-preview:generateContent"
+    question = {"role": "user", "parts": [{"text": "Weather in Paris?"}]}
+    weather = {"name": "get_weather", "parametersJsonSchema": {"type": "object",
+               "properties": {"city": {"type": "string"}}, "required": ["city"]}}  # fmt: skip
+    body = {
+        "contents": [question],
+        "tools": [{"functionDeclarations": [weather]}],
+        "toolConfig": {"functionCallingConfig": {"mode": "ANY"}},
+        "generationConfig": {"maxOutputTokens": 64},
+    }
+    reply = httpx.post(replicas[0].url + url, json=body, headers=headers, timeout=120)
+    turn = reply.json()["candidates"][0]["content"]
+    assert turn["parts"][0]["thoughtSignature"], turn
+    answer = {"role": "user", "parts": [{"functionResponse": {"name": "get_weather",
+              "response": {"sky": "clear"}}}]}  # fmt: skip
+    body |= {"contents": [question, turn, answer], "toolConfig": {}}
+    body["generationConfig"]["maxOutputTokens"] = 4
+    replayed = httpx.post(replicas[1].url + url, json=body, headers=headers, timeout=120)
+    assert replayed.status_code == 200, replayed.text
+    turn["parts"][0]["functionCall"]["args"] = {"city": "Rome"}
+    altered = httpx.post(replicas[1].url + url, json=body, headers=headers, timeout=120)
+    assert altered.json()["error"]["message"] == "Corrupted thought signature."
 
 
 def test_redis_stopped_mid_run_fails_quotas_open(cluster, tmp_path) -> None:

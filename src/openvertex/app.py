@@ -48,6 +48,7 @@ from openvertex.serving.draining import Drain
 from openvertex.serving.quotas import Quota, Quotas
 from openvertex.serving.registry import ModelRegistry, ServedModel
 from openvertex.serving.service import GenerationService
+from openvertex.serving.thought_signatures import ThoughtSignatures
 from openvertex.store import open_store
 from openvertex.store.base import Store, UsageRecord
 from openvertex.store.quota_windows import RedisWindows
@@ -134,7 +135,7 @@ def build_registry(settings: Settings, metrics: Metrics, drain: Drain) -> ModelR
         admission = Admission(slots, settings.queue, metrics, drain)
         temperature = _first(settings.default_temperature, sampling.temperature, 1.0)
         top_p = _first(settings.default_top_p, sampling.top_p, 0.95)
-        for name in entry.names:
+        for name in [*entry.names, *(f"google/{family}" for family in entry.families)]:
             tools = name not in settings.models_without_tools
             budgets = settings.effort_budgets_for(name)
             served.append(ServedModel(name, engine, admission, budgets, tools, temperature, top_p))
@@ -220,6 +221,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         service=service,
         store=store,
         metrics=metrics,
+        signatures=ThoughtSignatures(store.server_secret("thought_signatures")),
         clock=clock,
         started=int(time.time()),
     )

@@ -17,6 +17,7 @@ from pydantic_settings import (
 from openvertex.catalog import DEFAULT_EMBEDDING, chat_tiers
 from openvertex.core.reasoning import DEFAULT_EFFORT_BUDGETS
 from openvertex.media.url_guard import parse_allowlist
+from openvertex.serving.gemini_models import FAMILIES
 
 # The names a Vertex user sends, by tier; each also answers without its `google/` prefix.
 LITE_NAMES = [
@@ -44,6 +45,11 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     names: list[str] = Field(min_length=1)
+    families: list[str] = Field(
+        default_factory=list,
+        description="Gemini families it also answers (gemini-*-flash-lite*, gemini-*-flash*, "
+        "gemini-*-pro*): every name of the family not served by its own name",
+    )
     model: str | None = Field(
         default=None, description="as --model: a catalog name or a GGUF path; the default if unset"
     )
@@ -231,6 +237,9 @@ class Settings(BaseSettings):
         names = [name.removeprefix("google/") for entry in self.engines for name in entry.names]
         if len(set(names)) < len(names):
             raise ValueError("a model name is served twice (names answer with or without google/)")
+        families = [family for entry in self.engines for family in entry.families]
+        if len(set(families)) < len(families) or not set(families) <= set(FAMILIES):
+            raise ValueError(f"each family is served once, and is one of {', '.join(FAMILIES)}")
         return self
 
     @property
@@ -246,17 +255,30 @@ class Settings(BaseSettings):
         return engines
 
     def _default_engines(self) -> list[ModelConfig]:
-        """`model` under every name; unset, each tier of names on the best installed model
-        for it: flash-lite on the fastest, flash on the next, pro on the best."""
+        """`model` under every name and family (`served_models`: those names only); unset,
+        each tier of names and its family on the best installed model for it: flash-lite
+        on the fastest, flash on the next, pro on the best."""
         tiers = chat_tiers()
-        if self.model is not None or self.served_models is not None or not tiers:
-            names = self.served_models or VERTEX_MODEL_NAMES
-            return [ModelConfig(names=names, model=self.model)]
-        chosen: dict[str, list[str]] = {}
+        if self.served_models is not None:
+            return [ModelConfig(names=self.served_models, model=self.model)]
+        if self.model is not None or not tiers:
+            every = ModelConfig(names=VERTEX_MODEL_NAMES, families=list(FAMILIES), model=self.model)
+            return [every]
+        chosen: dict[str, tuple[list[str], list[str]]] = {}
         flash = tiers[min(1, len(tiers) - 1)]
-        for names, entry in ((LITE_NAMES, tiers[0]), (FLASH_NAMES, flash), (PRO_NAMES, tiers[-1])):
-            chosen.setdefault(entry.name, []).extend(names)
-        return [ModelConfig(names=names, model=model) for model, names in chosen.items()]
+        lite_family, flash_family, pro_family = FAMILIES
+        for names, family, entry in (
+            (LITE_NAMES, lite_family, tiers[0]),
+            (FLASH_NAMES, flash_family, flash),
+            (PRO_NAMES, pro_family, tiers[-1]),
+        ):
+            served, families = chosen.setdefault(entry.name, ([], []))
+            served += names
+            families.append(family)
+        return [
+            ModelConfig(names=names, families=families, model=model)
+            for model, (names, families) in chosen.items()
+        ]
 
     @property
     def memory_budget_bytes(self) -> int:

@@ -14,22 +14,36 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from openvertex.api.request_size import SizeLimit
 from openvertex.errors import InvalidArgument
 from openvertex.serving.registry import ModelRegistry
 
 M = TypeVar("M", bound=BaseModel)
 
 
-async def parse_body(request: Request, model: type[M], registry: ModelRegistry | None = None) -> M:
+async def parse_body(
+    request: Request,
+    model: type[M],
+    registry: ModelRegistry | None = None,
+    *,
+    limit: SizeLimit | None = None,
+) -> M:
     """`registry`: where the body names its model (the OpenAI wire), a refused body is
-    still ledgered under the served model it asked for."""
+    still ledgered under the served model it asked for. `limit`: a body too big for the
+    model's context is refused before it is validated."""
     raw = await request.body()
     if not raw.strip():
         raise InvalidArgument("The request needs a JSON body.")
     try:
+        if limit is not None:
+            limit.check(raw)
         return model.model_validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
+    except InvalidArgument:
+        if registry is not None:
+            await _record_model(request, raw, registry)
+        raise
     if registry is not None:
         await _record_model(request, raw, registry)
     raise RequestValidationError(errors)

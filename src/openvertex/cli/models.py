@@ -39,7 +39,8 @@ def _default_names() -> dict[str, list[str]]:
     served: dict[str, list[str]] = {}
     for engine in load_settings().engines:
         if engine.model is not None:
-            served.setdefault(engine.model, []).extend(canonical(n) for n in engine.names)
+            names = [*(canonical(n) for n in engine.names), *engine.families]
+            served.setdefault(engine.model, []).extend(names)
     return served
 
 

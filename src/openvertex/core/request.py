@@ -12,6 +12,7 @@ error found later, by the media cascade or an engine, still names it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -212,3 +213,21 @@ class GenerationRequest:
     @property
     def media(self) -> tuple[Image | Audio, ...]:
         return tuple(part for message in self.messages for part in message.media)
+
+    @property
+    def own_text(self) -> str:
+        """What the request itself says, one piece a line, with no chat template around
+        it: its turns' text, calls and results, and its tools' declarations (what
+        Vertex's countTokens counts)."""
+        pieces: list[str] = [self.prompt] if self.prompt is not None else []
+        for message in self.messages:
+            for part in message.parts:
+                if isinstance(part, Text):
+                    pieces.append(part.text)
+                elif isinstance(part, ToolCall):
+                    pieces += (part.name, part.arguments)
+                elif isinstance(part, ToolResult):
+                    pieces.append(part.content)
+        for tool in self.tools.tools if self.tools else ():
+            pieces += (tool.name, tool.description, json.dumps(tool.parameters))
+        return "\n".join(piece for piece in pieces if piece)

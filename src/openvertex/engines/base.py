@@ -61,7 +61,8 @@ class Engine(Protocol):
         ...
 
     async def count_tokens(self, request: GenerationRequest) -> int:
-        """The prompt's tokens, as the model would read this request."""
+        """The request's own tokens, as Vertex's countTokens counts them: its text, calls,
+        results and tool declarations, without the chat template the model reads them in."""
         ...
 
     async def tokenize(self, text: str) -> list[Token]: ...

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from openvertex.engines.base import Embedder, Engine, Residency
+from openvertex.serving import gemini_models
 from openvertex.serving.admission import Admission
 
 
@@ -16,7 +17,8 @@ def canonical(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ServedModel:
-    """One served name. Names configured together share one engine and its slots."""
+    """One served name, or a family of names (`gemini-*-pro*`). Names configured
+    together share one engine and its slots."""
 
     name: str
     engine: Engine | Embedder
@@ -33,7 +35,12 @@ class ModelRegistry:
         self.residency = residency  # which in-process models are loaded
 
     def find(self, name: str) -> ServedModel | None:
-        return self._models.get(canonical(name))
+        """A name as configured, else the family it belongs to, if that is served."""
+        bare = canonical(name)
+        served = self._models.get(bare)
+        if served is None and (pattern := gemini_models.family(bare)) is not None:
+            served = self._models.get(pattern)
+        return served
 
     def __iter__(self) -> Iterator[ServedModel]:
         return iter(self._models.values())

@@ -141,26 +141,27 @@ class GenerationService:
         assert not embeds(served.engine)  # require_generator refused it
         await served.engine.check(request)
 
+    def drawers(self) -> str:
+        """Which served models draw, or how to serve one."""
+        drawers = [
+            m.name for m in self.registry if "image" in m.engine.capabilities.output_modalities
+        ]
+        if drawers:
+            return f"Models that draw here: {', '.join(drawers)}."
+        return (
+            "No image model is configured: serve one from an upstream that draws, "
+            "a [[models]] entry with `upstreams` and `image_generation = true`."
+        )
+
     def _check_draws(self, served: ServedModel, request: GenerationRequest) -> None:
         """An image is asked for: never a text answer pretending to be one."""
         caps = served.engine.capabilities
         if "image" in caps.output_modalities:
             return
-        drawers = [
-            m.name for m in self.registry if "image" in m.engine.capabilities.output_modalities
-        ]
-        where = (
-            f"Models that draw here: {', '.join(drawers)}."
-            if drawers
-            else (
-                "No image model is configured: serve one from an upstream that draws, "
-                "a [[models]] entry with `upstreams` and `image_generation = true`."
-            )
-        )
         assert request.image is not None  # check() asks this of image requests only
         raise FailedPrecondition(
             f"Model {request.model!r} cannot draw: it is {caps.weights} on {caps.backend}, "
-            f"which writes text only. {where}",
+            f"which writes text only. {self.drawers()}",
             param=request.image.where,
         )
 

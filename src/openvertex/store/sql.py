@@ -7,6 +7,7 @@ connection: `_rows` for reads, `_write` for changes, and its own migration lock.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict
 
 from openvertex.store.base import (
@@ -74,10 +75,16 @@ ALTER TABLE api_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE usage ADD COLUMN ttft_ms DOUBLE PRECISION;
 CREATE INDEX IF NOT EXISTS usage_by_time ON usage (at);
 """,
+    """
+CREATE TABLE IF NOT EXISTS server_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+""",
 ]
 # In the order a copy must load them: keys before the tokens that point at them.
 TABLES = ("service_account_keys", "access_tokens", "api_keys", "project_grants",
-          "project_quotas", "usage")  # fmt: skip
+          "project_quotas", "usage", "server_secrets")  # fmt: skip
 VERSIONS = "CREATE TABLE IF NOT EXISTS schema_versions (version INTEGER PRIMARY KEY)"
 PURGE_AFTER_S = 86_400  # expired tokens are kept a day, so they are refused as expired
 _API_KEY = "key_id, project, created_at, revoked_at, admin"
@@ -243,6 +250,17 @@ class SQLStore:
 
     def list_quotas(self) -> list[ProjectQuota]:
         return [ProjectQuota(*row) for row in self._rows("SELECT * FROM project_quotas")]
+
+    def server_secret(self, name: str) -> bytes:
+        """A random key of the server's, made by whichever replica asks first, so that
+        every replica on this store signs and checks alike."""
+        self._write(
+            "INSERT INTO server_secrets VALUES (?, ?) ON CONFLICT DO NOTHING",
+            name,
+            secrets.token_hex(32),
+        )
+        (value,) = self._rows("SELECT value FROM server_secrets WHERE name = ?", name)[0]
+        return bytes.fromhex(value)
 
     def table_rows(self, table: str) -> list[tuple]:
         """A whole table, for `openvertex store copy`."""

@@ -29,6 +29,7 @@ from openvertex.core.embedding import (
     EmbeddingRequest,
 )
 from openvertex.errors import InvalidArgument
+from openvertex.serving.registry import ServedModel
 
 router = APIRouter(include_in_schema=False)
 TaskType = Literal[TASK_TYPES]  # type: ignore[valid-type]  # a Literal of a tuple: pydantic reads it, mypy cannot
@@ -87,6 +88,7 @@ class BatchEmbedContentsRequest(_Wire):
 async def predict(
     request: Request, publisher: str, model: str, principal: BilledCaller, ctx: Context
 ) -> dict[str, Any]:
+    served = publisher_model(ctx, request, publisher, model)  # before the body: Imagen's 400
     body = await parse_body(request, PredictRequest)
     inputs = tuple(
         _input(i.content, i.task_type, i.title, f"instances[{n}]")
@@ -94,7 +96,7 @@ async def predict(
     )
     dims = body.parameters.output_dimensionality
     auto = body.parameters.auto_truncate
-    vectors = await _embed(request, publisher, model, principal, ctx, inputs, dims, auto)
+    vectors = await _embed(request, served, model, principal, ctx, inputs, dims, auto)
     return {
         "predictions": [
             {
@@ -113,11 +115,12 @@ async def predict(
 async def embed_content(
     request: Request, publisher: str, model: str, principal: BilledCaller, ctx: Context
 ) -> dict[str, Any]:
+    served = publisher_model(ctx, request, publisher, model)
     body = await parse_body(request, EmbedContentRequest)
     config = body.embed_content_config or EmbedContentConfig()
     inputs = (_content_input(body, "content"),)
     dims, auto = config.output_dimensionality, config.auto_truncate
-    [vector] = await _embed(request, publisher, model, principal, ctx, inputs, dims, auto)
+    [vector] = await _embed(request, served, model, principal, ctx, inputs, dims, auto)
     return {
         "embedding": {"values": list(vector.values)},
         "truncated": vector.truncated,
@@ -129,6 +132,7 @@ async def embed_content(
 async def batch_embed_contents(
     request: Request, publisher: str, model: str, principal: BilledCaller, ctx: Context
 ) -> dict[str, Any]:
+    served = publisher_model(ctx, request, publisher, model)
     body = await parse_body(request, BatchEmbedContentsRequest)
     configs = {_settings(r.embed_content_config) for r in body.requests}
     if len(configs) > 1:
@@ -138,7 +142,7 @@ async def batch_embed_contents(
         )
     [(dims, auto)] = configs
     inputs = tuple(_content_input(r, f"requests[{n}].content") for n, r in enumerate(body.requests))
-    vectors = await _embed(request, publisher, model, principal, ctx, inputs, dims, auto)
+    vectors = await _embed(request, served, model, principal, ctx, inputs, dims, auto)
     return {
         "embeddings": [{"values": list(v.values)} for v in vectors],
         "usageMetadata": _usage(vectors),
@@ -147,7 +151,7 @@ async def batch_embed_contents(
 
 async def _embed(
     request: Request,
-    publisher: str,
+    served: ServedModel,
     model: str,
     principal: BilledCaller,
     ctx: Context,
@@ -155,7 +159,6 @@ async def _embed(
     dimensions: int | None,
     auto_truncate: bool,
 ) -> list[Embedding]:
-    served = publisher_model(ctx, request, publisher, model)
     embedding = EmbeddingRequest(
         model=model,
         inputs=inputs,

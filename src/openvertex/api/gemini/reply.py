@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +38,10 @@ _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
 class ReplyMeta:
     response_id: str
     create_time: str  # RFC 3339, UTC
-    model_version: str  # the model as the client named it
+    model_version: str  # the model's own id, an alias resolved
     candidates: int = 1
     include_thoughts: bool = False
+    sign: Callable[[ToolCall], str] | None = None  # each call's thoughtSignature (Gemini 3)
 
 
 def usage_metadata(usage: UsageSum) -> dict[str, Any]:
@@ -66,8 +67,13 @@ def inline_data(image: ImageData) -> dict[str, Any]:
     }
 
 
-def function_call(call: ToolCall) -> dict[str, Any]:
-    return {"functionCall": {"id": call.id, "name": call.name, "args": json.loads(call.arguments)}}
+def function_call(call: ToolCall, sign: Callable[[ToolCall], str] | None = None) -> dict[str, Any]:
+    part: dict[str, Any] = {
+        "functionCall": {"id": call.id, "name": call.name, "args": json.loads(call.arguments)}
+    }
+    if sign is not None:
+        part["thoughtSignature"] = sign(call)
+    return part
 
 
 def _logprobs(entries: tuple[TokenLogprob, ...]) -> dict[str, Any]:
@@ -102,7 +108,7 @@ class _Deltas:
             extra = _logprobs(event.logprobs) if event.logprobs else {}
             return _delta(i, [{"text": event.text}], **extra)
         elif isinstance(event, ToolCall):
-            return _delta(i, [function_call(event)])
+            return _delta(i, [function_call(event, self.meta.sign)])
         elif isinstance(event, ImageData):
             return _delta(i, [inline_data(event)])
         elif isinstance(event, Finish):

@@ -40,6 +40,8 @@ from openvertex.core.request import (
 from openvertex.errors import InvalidArgument, NotFound
 from openvertex.media.errors import MediaError
 from openvertex.media.image_bytes import load_image_bytes, url_scheme
+from openvertex.serving import gemini_models
+from openvertex.serving.thought_signatures import ThoughtSignatures, missing_signature
 
 MAX_INT32 = 2**31 - 1
 FUNCTION_NAME = r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}$"
@@ -236,11 +238,17 @@ def to_generation_request(
     model: str,
     *,
     stream: bool = False,
+    signatures: ThoughtSignatures | None = None,
 ) -> GenerationRequest:
-    """The wire-neutral request: what the client asked, before the model's defaults."""
+    """The wire-neutral request: what the client asked, before the model's defaults.
+
+    `model`: the name asked for, whose generation sets Vertex's rules (thinking levels,
+    thought signatures checked with `signatures`)."""
     config = body.generation_config or GenerationConfig()
     if isinstance(body, GenerateContentRequest):
         _refuse_what_cannot_be_honoured(body, config)
+    if signatures is not None and gemini_models.is_gemini_3(model):
+        check_signatures(body.contents, model, signatures)
     messages = messages_of(body.contents)
     if body.system_instruction is not None:
         system = _system(body.system_instruction)
@@ -268,7 +276,7 @@ def to_generation_request(
         messages=messages,
         sampling=sampling,
         candidates=config.candidate_count or 1,
-        thinking=_thinking(config.thinking_config),
+        thinking=_thinking(config.thinking_config, model),
         output=_output(config, budget),
         tools=_tool_use(body.tools, tool_config, budget),
         image=_image_output(config),
@@ -334,11 +342,42 @@ def messages_of(contents: list[Content]) -> tuple[Message, ...]:
     return tuple(out)
 
 
+def check_signatures(contents: list[Content], model: str, signatures: ThoughtSignatures) -> None:
+    """Vertex's rule on Gemini 3: in the current turn (after the last user turn that is not
+    only function responses), each step's first function call carries its signature, and
+    every signature there is the one given with its call."""
+    start = next(
+        (
+            i
+            for i in range(len(contents) - 1, -1, -1)
+            if contents[i].role != "model"
+            and any(p.function_response is None for p in contents[i].parts)
+        ),
+        -1,
+    )
+    for i in range(start + 1, len(contents)):
+        if contents[i].role != "model":
+            continue
+        first = True
+        for j, part in enumerate(contents[i].parts):
+            call = part.function_call
+            if call is None:
+                continue
+            where = f"contents[{i}].parts[{j}].thoughtSignature"
+            if part.thought_signature is not None:
+                signatures.check(model, call.name, call.args or {}, part.thought_signature, where)
+            elif first:
+                raise missing_signature(call.name, i, where)
+            first = False
+
+
 def _system(content: Content) -> Message:
     if any(part.text is None for part in content.parts):
         raise InvalidArgument(
             "systemInstruction takes text parts only.", param="systemInstruction.parts"
         )
+    for j, part in enumerate(content.parts):
+        _refuse_empty(part, f"systemInstruction.parts[{j}]")
     return Message("system", tuple(Text(p.text) for p in content.parts if p.text is not None))
 
 
@@ -373,7 +412,18 @@ def _result(response: FunctionResponse, unanswered: list[ToolCall]) -> ToolResul
     return ToolResult(content, call_id, response.name)
 
 
+def _refuse_empty(part: PartIn, where: str) -> None:
+    if part.text == "":
+        raise InvalidArgument(
+            "Unable to submit request because it has an empty text parameter. Add a value to "
+            "the parameter and try again. Learn more: "
+            "https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/gemini",
+            param=f"{where}.text",
+        )
+
+
 def _user_part(part: PartIn, where: str) -> Part:
+    _refuse_empty(part, where)
     if part.text is not None:
         return Text(part.text)
     if part.function_call is not None:
@@ -422,9 +472,12 @@ def _file(file: FileData, where: str) -> Part:
     return Image(url=file.file_uri, mime_type=mime or None, where=where)
 
 
-def _thinking(config: ThinkingConfig | None) -> Thinking:
+def _thinking(config: ThinkingConfig | None, model: str) -> Thinking:
+    """Vertex's knobs by generation: Gemini 3 thinks by `thinkingLevel` (and still takes a
+    budget), Gemini 2.x by `thinkingBudget` only; a pro model cannot stop thinking."""
     if config is None:
         return Thinking()
+    where = "generationConfig.thinkingConfig.thinkingLevel"
     level = config.thinking_level
     if level == "THINKING_LEVEL_UNSPECIFIED":
         level = None
@@ -433,7 +486,21 @@ def _thinking(config: ThinkingConfig | None) -> Thinking:
             "thinkingBudget and thinkingLevel cannot be used together; give one of them.",
             param="generationConfig.thinkingConfig",
         )
-    where = "generationConfig.thinkingConfig.thinkingLevel"
+    generation = gemini_models.generation(model)
+    if level is not None and generation is not None and generation < (3, 0):
+        raise InvalidArgument("Thinking level is not supported for this model.", param=where)
+    pro = gemini_models.is_pro(model)
+    if level == "MINIMAL" and pro and generation is not None:
+        raise InvalidArgument(
+            "'minimal' is not a supported thinking level for this model. "
+            "Allowed values are: low, medium, high.",
+            param=where,
+        )
+    if config.thinking_budget == 0 and pro and generation is not None:
+        raise InvalidArgument(
+            "Budget 0 is invalid. This model only works in thinking mode.",
+            param="generationConfig.thinkingConfig.thinkingBudget",
+        )
     return Thinking(config.thinking_budget, bool(config.include_thoughts), level, where)
 
 

@@ -39,7 +39,9 @@ from openvertex.api.generation import (
     start_generation,
     whole_reply,
 )
+from openvertex.api.request_size import SizeLimit, gemini_size, served_context
 from openvertex.api.sse import json_array_response, sse_response
+from openvertex.serving import gemini_models
 from openvertex.serving.registry import ServedModel
 
 PREFIXES = [
@@ -69,6 +71,11 @@ def _routes(method: str, suffix: str) -> Callable[[Callable[..., Any]], Callable
     return publisher_routes(router, method, suffix)
 
 
+def model_name(publisher: str, model: str) -> str:
+    """The name a URL asks for: Google's models by their own id."""
+    return model if publisher == "google" else f"{publisher}/{model}"
+
+
 def publisher_model(ctx: AppContext, request: Request, publisher: str, model: str) -> ServedModel:
     """The model a URL names (`google/x` is served as `x` too), or Vertex's 404."""
     params = request.path_params
@@ -80,7 +87,7 @@ def publisher_model(ctx: AppContext, request: Request, publisher: str, model: st
     return served_model(
         request,
         ctx.service,
-        model if publisher == "google" else f"{publisher}/{model}",
+        model_name(publisher, model),
         missing=f"Publisher Model `{scope}publishers/{publisher}/models/{model}` was not found "
         "or your project does not have access to it.",
     )
@@ -112,16 +119,21 @@ async def _generate(
     served = publisher_model(ctx, request, publisher, model)
     service = ctx.service
     service.check_room(served)  # a full server refuses before reading the body
-    body = await parse_body(request, GenerateContentRequest)
-    parse = functools.partial(to_generation_request, body, served.name, stream=stream)
+    limit = SizeLimit(gemini_size, served_context(served), "contents")
+    body = await parse_body(request, GenerateContentRequest, limit=limit)
+    name = model_name(publisher, model)
+    parse = functools.partial(
+        to_generation_request, body, name, stream=stream, signatures=ctx.signatures
+    )
     generation = await read_request(request, service, served, parse)
     events = await start_generation(request, service, served, generation, principal)
     meta = ReplyMeta(
         response_id=secrets.token_urlsafe(16),
         create_time=datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
-        model_version=model,
+        model_version=gemini_models.version(name),
         candidates=generation.candidates,
         include_thoughts=generation.thinking.include_thoughts,
+        sign=ctx.signatures.signer(name),
     )
     headers = budget_headers(generation)
     if stream:
@@ -137,8 +149,11 @@ async def count_tokens(
     request: Request, publisher: str, model: str, _: CurrentPrincipal, ctx: Context
 ) -> dict[str, Any]:
     served = publisher_model(ctx, request, publisher, model)
-    body = await parse_body(request, CountTokensRequest)
-    parse = functools.partial(to_generation_request, body, served.name)
+    limit = SizeLimit(gemini_size, served_context(served), "contents")
+    body = await parse_body(request, CountTokensRequest, limit=limit)
+    parse = functools.partial(
+        to_generation_request, body, model_name(publisher, model), signatures=ctx.signatures
+    )
     generation = await read_request(request, ctx.service, served, parse)
     total = await ctx.service.count_tokens(served, generation)
     return {

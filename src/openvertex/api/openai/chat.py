@@ -23,6 +23,7 @@ from openvertex.api.openai.docs import CHAT_DOCS
 from openvertex.api.openai.paths import route
 from openvertex.api.openai.reply import ReplyMeta, to_chunks, to_completion
 from openvertex.api.openai.request import ChatCompletionRequest, to_generation_request
+from openvertex.api.request_size import SizeLimit, named_context, openai_size
 from openvertex.api.sse import sse_response
 
 router = APIRouter()
@@ -32,11 +33,11 @@ router = APIRouter()
 async def chat_completions(request: Request, principal: BilledCaller, ctx: Context) -> Any:
     service = ctx.service
     service.check_room()  # a full server refuses before reading the body
-    body = await parse_body(request, ChatCompletionRequest, service.registry)
+    limit = SizeLimit(openai_size, named_context(service.registry), "messages")
+    body = await parse_body(request, ChatCompletionRequest, service.registry, limit=limit)
     served = served_model(request, service, body.model)
-    generation = await read_request(
-        request, service, served, functools.partial(to_generation_request, body)
-    )
+    parse = functools.partial(to_generation_request, body, ctx.signatures)
+    generation = await read_request(request, service, served, parse)
     events = await start_generation(request, service, served, generation, principal)
     meta = ReplyMeta(
         id=f"chatcmpl-{secrets.token_hex(12)}",
@@ -46,6 +47,7 @@ async def chat_completions(request: Request, principal: BilledCaller, ctx: Conte
         include_thoughts=generation.thinking.include_thoughts,
         thought_tag=body.google_extras.thought_tag_marker,
         legacy=body.functions is not None,
+        sign=ctx.signatures.signer(body.model),
     )
     headers = budget_headers(generation)
     if body.stream:

@@ -16,7 +16,7 @@ or wrapped in `<tag>…</tag>`; in a stream each thought delta is flagged with
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +49,7 @@ class ReplyMeta:
     include_thoughts: bool = False
     thought_tag: str | None = None  # Vertex's `thought_tag_marker`
     legacy: bool = False  # `functions`: one call, answered as `function_call`
+    sign: Callable[[ToolCall], str] | None = None  # each call's thought signature (Gemini 3)
 
 
 def usage_of(usage: UsageSum) -> Json:
@@ -145,6 +146,9 @@ class _Deltas:
         if not self.meta.legacy:
             named = {"index": call.index, "id": call.id, "type": "function",
                      "function": {"name": call.name, "arguments": ""}}  # fmt: skip
+            if self.meta.sign is not None:  # where Vertex's OpenAI layer puts it
+                signature = {"thought_signature": self.meta.sign(call)}
+                named["extra_content"] = {"google": signature}
             arguments = {"index": call.index, "function": {"arguments": call.arguments}}
             return [_choice(i, {"tool_calls": [named]}), _choice(i, {"tool_calls": [arguments]})]
         if i in self.called:  # `function_call` holds one call
@@ -175,6 +179,8 @@ class _Message:
             merged = self.calls.setdefault(call["index"], {"id": call.get("id"),
                 "type": "function", "function": {"name": "", "arguments": ""}})  # fmt: skip
             _merge_function(merged["function"], call["function"])
+            if "extra_content" in call:
+                merged["extra_content"] = call["extra_content"]
         if "function_call" in delta:
             self.function_call = self.function_call or {"name": "", "arguments": ""}
             _merge_function(self.function_call, delta["function_call"])

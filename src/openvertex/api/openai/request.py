@@ -36,6 +36,8 @@ from openvertex.errors import InvalidArgument
 from openvertex.media.base64data import decode_base64
 from openvertex.media.errors import MediaError
 from openvertex.media.image_bytes import load_image_bytes, url_scheme
+from openvertex.serving import gemini_models
+from openvertex.serving.thought_signatures import ThoughtSignatures
 
 MAX_STOP_SEQUENCES = 16
 MAX_INT32 = 2**31 - 1
@@ -102,10 +104,27 @@ class CalledFunction(Wire):
     arguments: str
 
 
+class GoogleWire(Wire):
+    """Google's own fields, in snake_case or camelCase: clients send either."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
+    )
+
+
+class ThoughtSignature(GoogleWire):
+    thought_signature: str | None = None
+
+
+class CallExtras(Wire):
+    google: ThoughtSignature | None = None
+
+
 class CallIn(Wire):
     id: str
     type: Literal["function"] = "function"
     function: CalledFunction
+    extra_content: CallExtras | None = None  # as Vertex returns it: the call's signature
 
 
 class ChatMessage(Wire):
@@ -146,14 +165,6 @@ class ResponseFormat(Wire):
 
 class StreamOptions(Wire):
     include_usage: bool | None = None
-
-
-class GoogleWire(Wire):
-    """Google's own fields, in snake_case or camelCase: clients send either."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
-    )
 
 
 class ThinkingConfig(GoogleWire):
@@ -249,8 +260,15 @@ _ROLES: dict[str, Role] = {
 }
 
 
-def to_generation_request(body: ChatCompletionRequest) -> GenerationRequest:
-    """The wire-neutral request: what the client asked, before the model's defaults."""
+def to_generation_request(
+    body: ChatCompletionRequest, signatures: ThoughtSignatures | None = None
+) -> GenerationRequest:
+    """The wire-neutral request: what the client asked, before the model's defaults.
+
+    On a Gemini 3 name, a call sent back with its signature must carry the one it was
+    given; one sent back without is taken, as Vertex's OpenAI layer takes it."""
+    if signatures is not None and gemini_models.is_gemini_3(body.model):
+        _check_signatures(body, signatures)
     sampling = Sampling(
         temperature=body.temperature,
         top_p=body.top_p,
@@ -320,9 +338,29 @@ def _messages(body: ChatCompletionRequest) -> tuple[Message, ...]:
     return tuple(out)
 
 
+def _check_signatures(body: ChatCompletionRequest, signatures: ThoughtSignatures) -> None:
+    for i, message in enumerate(body.messages):
+        for j, call in enumerate(message.tool_calls or ()):
+            google = call.extra_content.google if call.extra_content else None
+            if google is not None and google.thought_signature is not None:
+                where = f"messages[{i}].tool_calls[{j}].extra_content.google.thought_signature"
+                name, arguments = call.function.name, call.function.arguments
+                signatures.check(body.model, name, arguments, google.thought_signature, where)
+
+
 def _content(message: ChatMessage, index: int) -> tuple[Part, ...]:
     if message.content is None:
         return ()
+    if message.role != "assistant" and (
+        message.content == ""
+        or any(isinstance(p, TextPart) and p.text == "" for p in message.content)
+    ):  # Vertex's refusal, on either wire
+        raise InvalidArgument(
+            "Unable to submit request because it has an empty text parameter. Add a value to "
+            "the parameter and try again. Learn more: "
+            "https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/gemini",
+            param=f"messages[{index}].content",
+        )
     if isinstance(message.content, str):
         return (Text(message.content),)
     return tuple(_part(part, f"messages[{index}].content[{j}]")

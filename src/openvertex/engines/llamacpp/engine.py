@@ -195,9 +195,7 @@ class LlamaCppEngine:
 
     async def count_tokens(self, request: GenerationRequest) -> int:
         async with self.resident.use(computing=False) as runner:
-            budget = effective_budget(request.thinking.budget, self._markers)
-            prompt = await asyncio.to_thread(self._prompt, request, budget)
-            return len(await _tokenize(runner, prompt))
+            return len(await _tokenize(runner, request.own_text))
 
     async def tokenize(self, text: str) -> list[Token]:
         async with self.resident.use(computing=False) as runner:

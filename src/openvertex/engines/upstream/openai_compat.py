@@ -71,13 +71,12 @@ class OpenAICompat:
         return drawn(reply)
 
     async def count_tokens(self, request: GenerationRequest, post: Post) -> int:
-        messages = self.body(request)["messages"]
+        text = request.own_text
         if self.dialect in ("vllm", "sglang"):
-            ask = {"model": self.model, "messages": messages, "add_generation_prompt": True}
+            ask = {"model": self.model, "prompt": text, "add_special_tokens": False}
             return int((await post(lambda r: f"{r.root}/tokenize", ask))["count"])
         if self.dialect == "llamacpp":
-            rendered = await post(lambda r: f"{r.root}/apply-template", {"messages": messages})
-            reply = await post(lambda r: f"{r.root}/tokenize", {"content": rendered["prompt"]})
+            reply = await post(lambda r: f"{r.root}/tokenize", {"content": text})
             return len(reply["tokens"])
         raise InvalidArgument(
             f"Counting tokens is not available over a {self.dialect} upstream.", param="model"
