@@ -35,6 +35,7 @@ from openvertex.errors import Unavailable
 from openvertex.store import open_store
 from openvertex.store.base import (
     ApiKey,
+    CachedContent,
     ProjectQuota,
     ServiceAccountKey,
     Store,
@@ -97,6 +98,13 @@ def test_both_backends_keep_the_same_state(store: Store) -> None:
     assert (total.requests, total.errors, total.prompt_tokens) == (3, 1, 30)
     assert total.mean_latency_ms == pytest.approx(12.5)
     assert store.usage_totals("p", since=11.5)[0].requests == 1
+    cache = CachedContent("c1", "p", "l", "publishers/google/models/m", "", "{}", 9, 1.0, 1.0, 50.0)
+    store.add_cache(cache)
+    assert store.get_cache("p", "c1", now=10.0) == cache and not store.get_cache("q", "c1", 10.0)
+    assert store.list_caches("p", now=10.0, limit=5, after=None) == [cache]
+    assert store.set_cache_expiry("p", "c1", 90.0, now=20.0).expires_at == 90.0
+    assert store.get_cache("p", "c1", now=95.0) is None  # expired: gone
+    assert not store.delete_cache("p", "c1", now=95.0)
     secret = store.server_secret("thought_signatures")
     assert len(secret) == 32 and store.server_secret("thought_signatures") == secret
     assert store.server_secret("other") != secret

@@ -19,6 +19,7 @@ from openvertex.api import health, token
 from openvertex.api import metrics as metrics_route
 from openvertex.api.context import AppContext
 from openvertex.api.error_handlers import install_error_handlers
+from openvertex.api.gemini import caches as gemini_caches
 from openvertex.api.gemini import embeddings as gemini_embeddings
 from openvertex.api.gemini import routes as gemini
 from openvertex.api.hosts import HostCheck, served_hosts
@@ -231,7 +232,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         app.add_middleware(HostCheck, allowed=served_hosts(settings))
     # Added last: outermost, so every response gets an id and every request is told.
     app.add_middleware(RequestLifecycle, finish=finish)
-    routers = (chat, completions, embeddings, images, models, gemini, gemini_embeddings)
+    routers = (chat, completions, embeddings, images, models, gemini, gemini_embeddings,
+               gemini_caches)  # fmt: skip
     for module in (*routers, health, token, metrics_route, console):
         app.include_router(module.router)
     app.include_router(console.api)

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
         description="CPU threads of each model; unset, the cores follow the work: the models "
         "computing at the moment share them",
     )
+    cache_min_tokens: int = Field(
+        default=2048, ge=0, description="the fewest tokens a context cache (cachedContents) holds"
+    )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     served_models: list[str] | None = Field(
         default=None, description="the names `model` answers to; the Gemini names if unset"

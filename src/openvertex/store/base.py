@@ -81,6 +81,22 @@ class ProjectQuota:
     tpm: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class CachedContent:
+    """A context cache (Vertex's `cachedContents`): a prompt's head, kept for a project."""
+
+    cache_id: str
+    project: str
+    location: str
+    model: str  # the publisher model it was made for, as `publishers/google/models/M`
+    display_name: str
+    body: str  # JSON: its contents, systemInstruction, tools and toolConfig, as sent
+    tokens: int
+    created_at: float
+    updated_at: float
+    expires_at: float
+
+
 class Store(Protocol):
     def add_key(self, key: ServiceAccountKey) -> None: ...
     def get_key(self, key_id: str) -> ServiceAccountKey | None: ...
@@ -113,6 +129,16 @@ class Store(Protocol):
     def list_quotas(self) -> list[ProjectQuota]: ...
 
     def server_secret(self, name: str) -> bytes: ...
+
+    def add_cache(self, cache: CachedContent) -> None: ...
+    def get_cache(self, project: str, cache_id: str, now: float) -> CachedContent | None: ...
+    def list_caches(
+        self, project: str, now: float, limit: int, after: str | None
+    ) -> list[CachedContent]: ...
+    def set_cache_expiry(
+        self, project: str, cache_id: str, expires_at: float, now: float
+    ) -> CachedContent | None: ...
+    def delete_cache(self, project: str, cache_id: str, now: float) -> bool: ...
 
     def table_rows(self, table: str) -> list[tuple]: ...
     def add_rows(self, table: str, rows: list[tuple]) -> None: ...

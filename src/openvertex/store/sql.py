@@ -12,6 +12,7 @@ from dataclasses import asdict
 
 from openvertex.store.base import (
     ApiKey,
+    CachedContent,
     ProjectQuota,
     ServiceAccountKey,
     TokenGrant,
@@ -81,10 +82,25 @@ CREATE TABLE IF NOT EXISTS server_secrets (
     value TEXT NOT NULL
 );
 """,
+    """
+CREATE TABLE IF NOT EXISTS cached_contents (
+    cache_id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    location TEXT NOT NULL,
+    model TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cached_contents_by_project ON cached_contents (project, cache_id);
+""",
 ]
 # In the order a copy must load them: keys before the tokens that point at them.
 TABLES = ("service_account_keys", "access_tokens", "api_keys", "project_grants",
-          "project_quotas", "usage", "server_secrets")  # fmt: skip
+          "project_quotas", "usage", "server_secrets", "cached_contents")  # fmt: skip
 VERSIONS = "CREATE TABLE IF NOT EXISTS schema_versions (version INTEGER PRIMARY KEY)"
 PURGE_AFTER_S = 86_400  # expired tokens are kept a day, so they are refused as expired
 _API_KEY = "key_id, project, created_at, revoked_at, admin"
@@ -261,6 +277,59 @@ class SQLStore:
         )
         (value,) = self._rows("SELECT value FROM server_secrets WHERE name = ?", name)[0]
         return bytes.fromhex(value)
+
+    def add_cache(self, cache: CachedContent) -> None:
+        self._write(f"INSERT INTO cached_contents VALUES ({', '.join('?' * 10)})",
+                    *asdict(cache).values())  # fmt: skip
+
+    def get_cache(self, project: str, cache_id: str, now: float) -> CachedContent | None:
+        """A project's cache, unless it has expired (another project's is not there)."""
+        rows = self._rows(
+            "SELECT * FROM cached_contents WHERE cache_id = ? AND project = ? AND expires_at > ?",
+            cache_id,
+            project,
+            now,
+        )
+        return CachedContent(*rows[0]) if rows else None
+
+    def list_caches(
+        self, project: str, now: float, limit: int, after: str | None
+    ) -> list[CachedContent]:
+        """A project's live caches in id order, `limit` of them after the id `after`.
+        The expired go as the list is read."""
+        self._write("DELETE FROM cached_contents WHERE expires_at <= ?", now)
+        rows = self._rows(
+            "SELECT * FROM cached_contents WHERE project = ? AND cache_id > ?"
+            " ORDER BY cache_id LIMIT ?",
+            project,
+            after or "",
+            limit,
+        )
+        return [CachedContent(*row) for row in rows]
+
+    def set_cache_expiry(
+        self, project: str, cache_id: str, expires_at: float, now: float
+    ) -> CachedContent | None:
+        changed = self._write(
+            "UPDATE cached_contents SET expires_at = ?, updated_at = ?"
+            " WHERE cache_id = ? AND project = ? AND expires_at > ?",
+            expires_at,
+            now,
+            cache_id,
+            project,
+            now,
+        )
+        return self.get_cache(project, cache_id, now) if changed else None
+
+    def delete_cache(self, project: str, cache_id: str, now: float) -> bool:
+        return bool(
+            self._write(
+                "DELETE FROM cached_contents WHERE cache_id = ? AND project = ? AND expires_at > ?",
+                cache_id,
+                project,
+                now,
+            )
+        )
 
     def table_rows(self, table: str) -> list[tuple]:
         """A whole table, for `openvertex store copy`."""

@@ -37,7 +37,7 @@ from openvertex.core.request import (
     ToolResult,
     ToolUse,
 )
-from openvertex.errors import InvalidArgument, NotFound
+from openvertex.errors import InvalidArgument
 from openvertex.media.errors import MediaError
 from openvertex.media.image_bytes import load_image_bytes, url_scheme
 from openvertex.serving import gemini_models
@@ -223,6 +223,8 @@ class CountTokensRequest(_Wire):
     system_instruction: Content | None = None
     generation_config: GenerationConfig | None = None
     tools: list[ToolIn] | None = None
+    tool_config: ToolConfig | None = None
+    cached_content: str | None = None
     instances: list[Any] | None = None
     model: str | None = None
 
@@ -292,12 +294,6 @@ def _image_output(config: GenerationConfig) -> ImageOutput | None:
 
 
 def _refuse_what_cannot_be_honoured(body: GenerateContentRequest, config: GenerationConfig) -> None:
-    if body.cached_content is not None:
-        raise NotFound(
-            f"Cached content {body.cached_content!r} was not found: openvertex keeps no cached "
-            "contents (its prompt cache is automatic; send the whole prompt).",
-            param="cachedContent",
-        )
     for name in (
         "speech_config",
         "audio_timestamp",

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Request
 from openvertex.api.body import parse_body
 from openvertex.api.context import AppContext, Context
 from openvertex.api.deps import BilledCaller, CurrentPrincipal
+from openvertex.api.gemini.caches import find_cache, with_cache
 from openvertex.api.gemini.reply import ReplyMeta, to_chunks, to_response
 from openvertex.api.gemini.request import (
     ComputeTokensRequest,
@@ -41,6 +42,7 @@ from openvertex.api.generation import (
 )
 from openvertex.api.request_size import SizeLimit, gemini_size, served_context
 from openvertex.api.sse import json_array_response, sse_response
+from openvertex.core.request import GenerationRequest
 from openvertex.serving import gemini_models
 from openvertex.serving.registry import ServedModel
 
@@ -122,9 +124,11 @@ async def _generate(
     limit = SizeLimit(gemini_size, served_context(served), "contents")
     body = await parse_body(request, GenerateContentRequest, limit=limit)
     name = model_name(publisher, model)
-    parse = functools.partial(
+    parse: Callable[[], GenerationRequest] = functools.partial(
         to_generation_request, body, name, stream=stream, signatures=ctx.signatures
     )
+    if body.cached_content is not None:
+        parse = with_cache(parse, await find_cache(ctx, principal, body.cached_content))
     generation = await read_request(request, service, served, parse)
     events = await start_generation(request, service, served, generation, principal)
     meta = ReplyMeta(
@@ -146,14 +150,16 @@ async def _generate(
 
 @_routes("POST", "/{model}:countTokens")
 async def count_tokens(
-    request: Request, publisher: str, model: str, _: CurrentPrincipal, ctx: Context
+    request: Request, publisher: str, model: str, principal: CurrentPrincipal, ctx: Context
 ) -> dict[str, Any]:
     served = publisher_model(ctx, request, publisher, model)
     limit = SizeLimit(gemini_size, served_context(served), "contents")
     body = await parse_body(request, CountTokensRequest, limit=limit)
-    parse = functools.partial(
+    parse: Callable[[], GenerationRequest] = functools.partial(
         to_generation_request, body, model_name(publisher, model), signatures=ctx.signatures
     )
+    if body.cached_content is not None:
+        parse = with_cache(parse, await find_cache(ctx, principal, body.cached_content))
     generation = await read_request(request, ctx.service, served, parse)
     total = await ctx.service.count_tokens(served, generation)
     return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Request
 from openvertex.api.body import parse_body
 from openvertex.api.context import Context
 from openvertex.api.deps import BilledCaller
+from openvertex.api.gemini.caches import find_cache, with_cache
 from openvertex.api.generation import (
     budget_headers,
     read_request,
@@ -25,6 +27,7 @@ from openvertex.api.openai.reply import ReplyMeta, to_chunks, to_completion
 from openvertex.api.openai.request import ChatCompletionRequest, to_generation_request
 from openvertex.api.request_size import SizeLimit, named_context, openai_size
 from openvertex.api.sse import sse_response
+from openvertex.core.request import GenerationRequest
 
 router = APIRouter()
 
@@ -36,7 +39,11 @@ async def chat_completions(request: Request, principal: BilledCaller, ctx: Conte
     limit = SizeLimit(openai_size, named_context(service.registry), "messages")
     body = await parse_body(request, ChatCompletionRequest, service.registry, limit=limit)
     served = served_model(request, service, body.model)
-    parse = functools.partial(to_generation_request, body, ctx.signatures)
+    parse: Callable[[], GenerationRequest] = functools.partial(
+        to_generation_request, body, ctx.signatures
+    )
+    if (cache_name := body.google_extras.cached_content) is not None:
+        parse = with_cache(parse, await find_cache(ctx, principal, cache_name))
     generation = await read_request(request, service, served, parse)
     events = await start_generation(request, service, served, generation, principal)
     meta = ReplyMeta(

@@ -176,6 +176,7 @@ class GoogleExtras(GoogleWire):
     """`extra_body={"google": {...}}`: Vertex's own parameters; unknown ones are ignored."""
 
     thinking_config: ThinkingConfig | None = None
+    cached_content: str | None = None  # a context cache's name: its head comes first
     thought_tag_marker: str | None = Field(default=None, pattern=r"^[A-Za-z][\w.:-]{0,31}$")
 
 
