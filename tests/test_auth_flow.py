@@ -3,6 +3,7 @@ against openvertex, end to end."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import openai
 import pytest
 import uvicorn
 from conftest import free_port, openvertex_cli, start_server, stop_server
+from fastapi import FastAPI
 from google.oauth2 import service_account
 
 from openvertex.app import create_app
@@ -96,6 +98,13 @@ def clocked_server(tmp_path: Path, monkeypatch) -> Iterator[tuple[str, FakeClock
     from openvertex.cli.serve import first_run_key  # the same first-run key `serve` makes
 
     key_file = first_run_key(settings, app.state.context.store)
+    with serving_in_process(app, port) as url:
+        yield url, clock, key_file
+
+
+@contextlib.contextmanager
+def serving_in_process(app: FastAPI, port: int) -> Iterator[str]:
+    """`app` served on loopback from a thread of this process, until the block ends."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -103,7 +112,7 @@ def clocked_server(tmp_path: Path, monkeypatch) -> Iterator[tuple[str, FakeClock
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "in-process server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", clock, key_file
+    yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=30)
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
-import uvicorn
 from conftest import LOCATION, PROJECT, Server, start_server, stop_server
 from google import genai
 from google.genai import errors, types
 from google.oauth2.credentials import Credentials
 from services import free_port
-from test_auth_flow import FakeClock
+from test_auth_flow import FakeClock, serving_in_process
 
 from openvertex.app import create_app
 from openvertex.config import load_settings
@@ -152,17 +149,8 @@ def clocked(tmp_path: Path) -> Iterator[tuple[str, FakeClock]]:
     settings = load_settings(
         port=port, data_dir=tmp_path, auth=False, model="smollm2-135m", cache_min_tokens=1
     )
-    app = create_app(settings, clock=clock)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "in-process server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", clock
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving_in_process(create_app(settings, clock=clock), port) as url:
+        yield url, clock
 
 
 def test_an_expired_cache_is_gone(clocked) -> None:
